@@ -54,6 +54,9 @@ GUEST(g_hlt);
 GUEST(g_smp_bsp);
 GUEST(g_smp_ap);
 GUEST(g_prot32_to_long);
+GUEST(g_spin);
+GUEST(g_spin16);
+GUEST(g_pause);
 
 __asm__(".pushsection .rodata.guest,\"a\"\n"
 	/* (a) real mode: print 'R', poll LSR once, reset */
@@ -108,6 +111,15 @@ __asm__(".pushsection .rodata.guest,\"a\"\n"
 	"  movl $0xa5a5a5a5, (%rbx)\n  movb $0x5a, 4(%rbx)\n"
 	"  mov $0xfe, %al\n  out %al, $0x64\n"
 	"g_mmio_end:\n"
+	/* (h) speed: 100M iterations of dec/jnz, plus 1M pause */
+	"g_spin_start:\n"
+	"  mov $1000000, %ecx\n1: dec %ecx\n  jnz 1b\n"
+	"  mov $0xfe, %al\n  out %al, $0x64\n"
+	"g_spin_end:\n"
+	"g_pause_start:\n"
+	"  mov $100000, %ecx\n1: pause\n  dec %ecx\n  jnz 1b\n"
+	"  mov $0xfe, %al\n  out %al, $0x64\n"
+	"g_pause_end:\n"
 	/* (f) cli; hlt — should sleep in the kernel forever */
 	"g_hlt_start:\n"
 	"  mov $0x3f8, %dx\n  mov $'H', %al\n  out %al, %dx\n"
@@ -140,6 +152,10 @@ __asm__(".pushsection .rodata.guest,\"a\"\n"
 	"  movl $0x600d, 0x8000\n"
 	"1: cli\n  hlt\n  jmp 1b\n"
 	"g_smp_ap_end:\n"
+	"g_spin16_start:\n"
+	"  mov $1000000, %ecx\n1: dec %ecx\n  jnz 1b\n"
+	"  mov $0xfe, %al\n  out %al, $0x64\n"
+	"g_spin16_end:\n"
 	".code64\n"
 	".popsection\n");
 
@@ -488,7 +504,7 @@ static void simple_case(const char *name, enum mode m, const uint8_t *s, const u
 	vm_init(&vm, 1);
 	put_code(&vm, CODE_ADDR, s, e);
 	set_entry(&vm, &vm.cpu[0], m, CODE_ADDR);
-	vm_run(&vm, 2000, &cpu, &wall);
+	vm_run(&vm, 20000, &cpu, &wall);
 	report(name, &vm, vm.cpu[0].reset, cpu, wall);
 	vm_free(&vm);
 }
@@ -585,6 +601,9 @@ int main(void)
 	case_mmio();
 	case_hlt();
 	case_smp();
+	simple_case("(h) speed: 1e6 x dec/jnz, 64-bit", MODE_LONG64, g_spin_start, g_spin_end);
+	simple_case("(h2) speed: 1e5 x pause/dec/jnz", MODE_LONG64, g_pause_start, g_pause_end);
+	simple_case("(h3) speed: 1e6 x dec/jnz, real", MODE_REAL, g_spin16_start, g_spin16_end);
 	printf("%d failure(s)\n", failures);
 	return failures ? 1 : 0;
 }
