@@ -16,7 +16,9 @@
  * Build: gcc -O2 -Wall -pthread -o pvm-probe tests/guests/probe/pvm-probe.c
  * Run:   ./pvm-probe            (needs rw access to /dev/kvm)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
