@@ -79,6 +79,9 @@ void x86_boot_regs(const struct x86_boot_cpu *c, struct kvm_regs *regs);
 void x86_boot_sregs(const struct x86_boot_cpu *c, struct kvm_sregs *sregs);
 
 /* Lower-level builders, exposed for unit tests. */
+/* Most vCPUs the MP table can describe: xAPIC ids are 8 bits, 0xff is
+ * broadcast, vCPUs take ids 0..n-1 and the IOAPIC takes id n. */
+#define X86_MAX_VCPUS 254
 int x86_write_mptable(struct guest_mem *mem, unsigned ncpus, struct kv_err *err);
 
 struct e820_entry_kv {
