@@ -123,11 +123,11 @@ usable_mib() {
 	has_line "kvbox-guest: cmdline: []"
 }
 
-@test "hello.bzimage: 2000-byte command line arrives whole" {
+@test "hello.bzimage: 3999-byte command line arrives whole" {
 	local long
-	long="$(printf 'k%04d=v ' $(seq 1 250))"
+	long="$(printf 'k%04d=v ' $(seq 1 500))"
 	long="${long% }"
-	[ "${#long}" -eq 1999 ]
+	[ "${#long}" -eq 3999 ]
 	boot --kernel "$GUESTS/hello.bzimage" --cmdline "$long"
 	status_is 0
 	has_line "kvbox-guest: cmdline: [$long]"
@@ -147,6 +147,8 @@ usable_mib() {
 	else
 		status_is_error
 		[ "${#stderr_lines[@]}" -eq 1 ] || fail "want one line on stderr"
+		[[ "$stderr" == *"command line"* || "$stderr" == *cmdline* ]] ||
+			fail "refused, but not for the command line"
 	fi
 }
 
