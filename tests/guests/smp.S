@@ -26,9 +26,12 @@
 #define ICR_SIPI	0x00004600
 #define ICR_BUSY	0x00001000	/* delivery status */
 #define MAX_CPUS	64
-/* ~3 instructions per iteration at ~1 us each on KVM-PVM (all emulated):
- * 10^6 iterations is a few seconds there, milliseconds on real VMX/SVM. */
-#define AP_WAIT_SPINS	1000000
+/* Per SIPI, wait for the AP up to AP_WAIT_TSC cycles (~1-2 s; real VMX/SVM
+ * hosts may be slow to schedule the AP's thread), or AP_WAIT_SPINS loop
+ * turns as a backstop should the TSC misbehave (seconds on KVM-PVM, where
+ * each instruction is emulated, ~1 us). */
+#define AP_WAIT_TSC	4000000000
+#define AP_WAIT_SPINS	4000000
 #define T(x)		(TRAMP_ADDR + (x) - tramp_start)
 
 	.code64
@@ -170,15 +173,34 @@ icr_wait:
 
 /* Bounded wait for ap_flag; CF set on timeout. */
 ap_wait:
+	push %rax
+	push %rcx
+	push %rdx
+	push %rsi
+	rdtsc
+	shl $32, %rdx
+	or %rax, %rdx
+	mov %rdx, %rsi			/* start TSC */
 	mov $AP_WAIT_SPINS, %ecx
 1:	cmpl $0, ap_flag(%rip)
 	jne 2f
 	pause
+	rdtsc
+	shl $32, %rdx
+	or %rax, %rdx
+	sub %rsi, %rdx
+	movabs $AP_WAIT_TSC, %rax
+	cmp %rax, %rdx
+	ja 3f
 	dec %ecx
 	jnz 1b
-	stc
-	ret
+3:	stc
+	jmp 4f
 2:	clc
+4:	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rax
 	ret
 
 /*
