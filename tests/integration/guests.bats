@@ -248,6 +248,20 @@ usable_mib() {
 	no_guest_failures
 }
 
+@test "smp.bzimage --cpus 4: more vCPUs than KVM's recommended count all start" {
+	boot --kernel "$GUESTS/smp.bzimage" --cpus 4
+	status_is 0
+	has_line "kvbox-guest: cpu 3 up (lapic 3)"
+	has_line "kvbox-guest: smp: cpus up: 4"
+	no_guest_failures
+}
+
+@test "hello.bzimage --cpus 2: reboot ends the VM while the AP still waits for SIPI" {
+	boot --kernel "$GUESTS/hello.bzimage" --cpus 2
+	status_is 0
+	has_line "kvbox-guest: rebooting"
+}
+
 # ---- ports and MMIO ----
 
 @test "ports.bzimage: RTC, unknown ports and unmapped MMIO -> 'ports ok', status 0" {
