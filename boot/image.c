@@ -125,6 +125,14 @@ static int bz_load_addr(size_t payload, const struct setup_header *h, struct ker
 	return 0;
 }
 
+/* Linux's setup header points kernel_version (an offset from 0x200) at
+ * its version string, "6.1.0 (...)"; purpose-built guests leave it 0. */
+static bool bz_has_linux_version(const uint8_t *buf, size_t setup, const struct setup_header *h)
+{
+	size_t off = (size_t)h->kernel_version + 0x200;
+	return h->kernel_version != 0 && off < setup && buf[off] >= '0' && buf[off] <= '9';
+}
+
 static int bz_parse(const uint8_t *buf, size_t len, struct kernel_image *out, struct kv_err *err)
 {
 	struct setup_header h = {0};
@@ -143,7 +151,7 @@ static int bz_parse(const uint8_t *buf, size_t len, struct kernel_image *out, st
 	out->kind = KERNEL_BZIMAGE;
 	out->data = buf;
 	out->len = len;
-	out->is_linux = true;
+	out->is_linux = bz_has_linux_version(buf, out->setup_size, &h);
 	/* A bzImage's vmlinux is compressed: telling a PVM guest apart would
 	 * mean decompressing it, so bzImages are reported as non-PVM. */
 	out->pvm_guest = false;

@@ -1,1 +1,46 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kvbox's single binary: the runc-compatible OCI commands (later in this
+ * folder), the internal process roles (sandbox, gofer), and `boot`, the
+ * direct kernel-boot debugging entry point.  This file only dispatches.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/boot_cmd.h"
+#include "vmm/kvm.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kvbox [--version] COMMAND [ARGS...]\n"
+		   "commands:\n"
+		   "  boot      boot a kernel image with its console on this terminal\n"
+		   "  version   print version and KVM information\n");
+}
+
+static int cmd_version(void)
+{
+	printf("kvbox version %s\n", KVBOX_VERSION);
+	printf("spec: 1.0.2\n");
+	printf("kvm: %s\n", kvm_flavour_name(kvm_detect_flavour()));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-v") || !strcmp(cmd, "version"))
+		return cmd_version();
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "boot"))
+		return cmd_boot(argc - 1, argv + 1);
+	fprintf(stderr, "kvbox: unknown command '%s' (see kvbox --help)\n", cmd);
+	return 2;
+}

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int kv_err_vset(struct kv_err *err, int errnum, int with_strerror, const char *fmt,
+__attribute__((format(printf, 4, 0))) static int kv_err_vset(struct kv_err *err, int errnum, int with_strerror, const char *fmt,
 		       va_list ap)
 {
 	if (errnum <= 0)

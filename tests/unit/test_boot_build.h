@@ -42,6 +42,10 @@ static inline size_t tb_make_bzimage(uint8_t *buf, size_t payload)
 	h->syssize = (uint32_t)(payload / 16);
 	h->pref_address = TB_BZ_PREF;
 	h->init_size = (uint32_t)(payload * 2);
+	/* Linux's version string, which is how a Linux bzImage is told
+	 * from a purpose-built guest (kernel_version is relative to 0x200). */
+	h->kernel_version = 0x400;
+	memcpy(buf + 0x600, "6.1.0-test (kvbox@test) #1", 27);
 	for (size_t i = 0; i < payload; i++)
 		buf[TB_BZ_SETUP + i] = (uint8_t)(i * 7 + 1);
 	return len;

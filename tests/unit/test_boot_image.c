@@ -33,6 +33,19 @@ static void expect_fail(const uint8_t *data, size_t len, int code, const char *n
 	assert_null(strchr(err.msg, '\n'));
 }
 
+static void bz_without_version_is_not_linux(void **state)
+{
+	size_t len = tb_make_bzimage(buf, PAYLOAD);
+	TB_BZ_HDR(buf)->kernel_version = 0;
+	struct kernel_image k;
+	assert_int_equal(kernel_image_parse(buf, len, &k, NULL), 0);
+	assert_false(k.is_linux);
+	/* a version offset pointing past the setup code is not trusted */
+	TB_BZ_HDR(buf)->kernel_version = 0xfff0;
+	assert_int_equal(kernel_image_parse(buf, len, &k, NULL), 0);
+	assert_false(k.is_linux);
+}
+
 static void bz_valid(void **state)
 {
 	size_t len = tb_make_bzimage(buf, PAYLOAD);
@@ -295,6 +308,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(bz_valid),
+	    cmocka_unit_test(bz_without_version_is_not_linux),
 	    cmocka_unit_test(bz_not_relocatable_loads_at_1m),
 	    cmocka_unit_test(bz_setup_sects_zero_means_four),
 	    cmocka_unit_test(bz_truncated),

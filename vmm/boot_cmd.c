@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `kvbox boot`: the debugging entry point.  Boots a kernel image directly
+ * with the guest's serial console on the terminal and exits with a status
+ * that says how the guest ended (docs/cli.md):
+ *   0 guest powered off or rebooted (or the user quit with Ctrl-A x)
+ *   1 VMM or KVM error          2 usage error
+ *   3 guest kernel panic        4 guest triple fault
+ *   128+N the VMM was stopped by signal N
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
+#include "util/cleanup.h"
+#include "util/file.h"
+#include "vmm/boot_cmd.h"
+#include "vmm/runloop.h"
+#include "vmm/vm.h"
+
+#define KERNEL_MAX_BYTES (512u << 20)
+#define INITRD_MAX_BYTES (1024u << 20)
+#define DEFAULT_MEM_MIB	 256
+#define MIN_MEM_BYTES	 (4ULL << 20)
+#define DEFAULT_CMDLINE	 "console=ttyS0 reboot=k panic=-1"
+
+struct boot_opts {
+	const char *kernel, *initrd, *cmdline;
+	const char *memory_arg, *cpus_arg;
+	uint64_t mem_bytes;
+	unsigned ncpus;
+	bool debug;
+};
+
+static void boot_usage(FILE *f)
+{
+	fprintf(f, "usage: kvbox boot --kernel FILE [--initrd FILE] [--cmdline STRING]\n"
+		   "                  [--cpus N] [--memory SIZE] [--debug]\n"
+		   "Boots FILE (bzImage or PVH ELF vmlinux) with its serial console on this\n"
+		   "terminal. Ctrl-A x quits. SIZE takes K, M, G suffixes (plain numbers are MiB).\n");
+}
+
+__attribute__((format(printf, 2, 3))) static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "kvbox boot: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return code;
+}
+
+static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
+{
+	static const struct option longopts[] = {
+		{"kernel", required_argument, NULL, 'k'}, {"initrd", required_argument, NULL, 'i'},
+		{"cmdline", required_argument, NULL, 'c'}, {"cpus", required_argument, NULL, 'n'},
+		{"memory", required_argument, NULL, 'm'}, {"debug", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof(*o));
+	o->cmdline = DEFAULT_CMDLINE;
+	o->mem_bytes = (uint64_t)DEFAULT_MEM_MIB << 20;
+	o->ncpus = 1;
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k': o->kernel = optarg; break;
+		case 'i': o->initrd = optarg; break;
+		case 'c': o->cmdline = optarg; break;
+		case 'n': o->cpus_arg = optarg; break;
+		case 'm': o->memory_arg = optarg; break;
+		case 'd': o->debug = true; break;
+		case 'h': boot_usage(stdout); exit(0);
+		default:
+			return fail(2, "unknown or incomplete option '%s' (see kvbox boot --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(2, "unexpected argument '%s'", argv[optind]);
+	if (!o->kernel)
+		return fail(2, "%s", "--kernel FILE is required");
+	return 0;
+}
+
+static int check_sizes(struct boot_opts *o, int max_vcpus)
+{
+	if (o->memory_arg) {
+		if (parse_size_mib_default(o->memory_arg, &o->mem_bytes) < 0)
+			return fail(2, "--memory '%s': expected a size such as 512M or 2G", o->memory_arg);
+		struct sysinfo si;
+		uint64_t host = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
+		if (o->mem_bytes < MIN_MEM_BYTES)
+			return fail(2, "--memory %s: a guest needs at least 4M", o->memory_arg);
+		if (host && o->mem_bytes > host) {
+			fprintf(stderr, "kvbox boot: --memory %s: more than this host's %llu MiB of RAM\n",
+				o->memory_arg, (unsigned long long)(host >> 20));
+			return 2;
+		}
+		o->mem_bytes = (o->mem_bytes + 0x1fffff) & ~0x1fffffULL; /* 2 MiB pages */
+	}
+	if (o->cpus_arg) {
+		char *end;
+		errno = 0;
+		long n = strtol(o->cpus_arg, &end, 10);
+		if (errno || *end || end == o->cpus_arg || n < 1 || n > max_vcpus) {
+			fprintf(stderr, "kvbox boot: --cpus '%s': expected 1 to %d (this host's KVM limit)\n",
+				o->cpus_arg, max_vcpus);
+			return 2;
+		}
+		o->ncpus = (unsigned)n;
+	}
+	return 0;
+}
+
+/* On KVM-PVM a standard Linux kernel would run through KVM's instruction
+ * emulator for minutes and die; refuse it up front with one line. */
+static int pvm_refusal(const struct kernel_image *k, struct kv_err *err)
+{
+	if (k->kind == KERNEL_BZIMAGE)
+		return kv_err_set(err, ENOEXEC,
+				  "a Linux bzImage, and this host's KVM is PVM (kvm_pvm), which runs "
+				  "only PVM guest kernels; a bzImage cannot be checked for PVM "
+				  "support: pass the vmlinux (ELF) of a kernel built with "
+				  "CONFIG_PVM_GUEST, or use a host with hardware VMX/SVM");
+	return kv_err_set(err, ENOEXEC,
+			  "not a PVM guest kernel (no pvm_early_setup symbol), and this host's KVM "
+			  "is PVM (kvm_pvm), which runs only PVM guests: use a kernel built with "
+			  "CONFIG_PVM_GUEST, or a host with hardware VMX/SVM");
+}
+
+/* Loads kernel and initrd, builds the VM, and sets the boot vCPU up. */
+static int boot_prepare(struct vm *vm, const struct boot_opts *o, struct kv_err *err)
+{
+	cleanup_free uint8_t *kbuf = NULL, *ibuf = NULL;
+	size_t klen = 0, ilen = 0;
+	int r = read_file_bounded(o->kernel, KERNEL_MAX_BYTES, &kbuf, &klen, err);
+	if (r < 0)
+		return kv_err_wrap(err, r, "kernel");
+	struct kernel_image k;
+	if ((r = kernel_image_parse(kbuf, klen, &k, err)) < 0)
+		return kv_err_wrap(err, r, "kernel %s", o->kernel);
+	if (kvm_detect_flavour() == KVM_FLAVOUR_PVM && k.is_linux && !k.pvm_guest)
+		return kv_err_wrap(err, pvm_refusal(&k, err), "kernel %s", o->kernel);
+	if (o->initrd && (r = read_file_bounded(o->initrd, INITRD_MAX_BYTES, &ibuf, &ilen, err)) < 0)
+		return kv_err_wrap(err, r, "initrd");
+	struct vm_config cfg = {
+		.mem_bytes = o->mem_bytes, .ncpus = o->ncpus, .console_out = STDOUT_FILENO,
+		.debug = o->debug,
+	};
+	if ((r = vm_create(vm, &cfg, err)) < 0)
+		return r;
+	struct boot_config bc = {
+		.cmdline = o->cmdline, .initrd = ibuf, .initrd_len = ilen, .ncpus = o->ncpus,
+	};
+	struct x86_boot_cpu bsp;
+	if ((r = boot_x86_setup(&vm->mem, &k, &bc, &bsp, err)) < 0)
+		return kv_err_wrap(err, r, "loading %s", o->kernel);
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	int fd = vm->vcpus[0].fd;
+	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
+		return kv_err_sys(err, errno, "KVM_GET_SREGS");
+	x86_boot_regs(&bsp, &regs);
+	x86_boot_sregs(&bsp, &sregs);
+	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0)
+		return kv_err_sys(err, errno, "KVM_SET_SREGS");
+	if (ioctl(fd, KVM_SET_REGS, &regs) < 0)
+		return kv_err_sys(err, errno, "KVM_SET_REGS");
+	return 0;
+}
+
+static int exit_status(const struct vm *vm, enum vm_exit_kind kind)
+{
+	switch (kind) {
+	case VM_EXIT_REBOOT:
+	case VM_EXIT_POWEROFF:
+	case VM_EXIT_USER:
+		return 0;
+	case VM_EXIT_PANIC:
+		return 3;
+	case VM_EXIT_TRIPLE_FAULT:
+		return 4;
+	case VM_EXIT_SIGNAL:
+		return 128 + vm->exit_signal;
+	default:
+		return 1;
+	}
+}
+
+int cmd_boot(int argc, char **argv)
+{
+	struct boot_opts o;
+	int r = parse_boot_opts(argc, argv, &o);
+	if (r)
+		return r;
+	if (access(o.kernel, R_OK) < 0)
+		return fail(2, "--kernel %s: cannot read it", o.kernel);
+	struct kvm_sys probe;
+	struct kv_err err = {0};
+	if (kvm_sys_open(&probe, &err) < 0) {
+		fprintf(stderr, "kvbox boot: %s\n", err.msg);
+		return 1;
+	}
+	int max_vcpus = probe.max_vcpus < VM_MAX_VCPUS ? probe.max_vcpus : VM_MAX_VCPUS;
+	kvm_sys_close(&probe);
+	if ((r = check_sizes(&o, max_vcpus)))
+		return r;
+	cleanup_free struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return fail(1, "%s", "out of memory");
+	if (boot_prepare(vm, &o, &err) < 0) {
+		fprintf(stderr, "kvbox boot: %s\n", err.msg);
+		vm_destroy(vm);
+		return 1;
+	}
+	if (o.debug)
+		fprintf(stderr, "kvbox: KVM flavour %s, %u vCPU(s), %llu MiB\n",
+			kvm_flavour_name(vm->kvm.flavour), vm->ncpus,
+			(unsigned long long)(vm->mem.total >> 20));
+	if (vm_start_vcpus(vm, &err) < 0) {
+		fprintf(stderr, "kvbox boot: %s\n", err.msg);
+		vm_destroy(vm);
+		return 1;
+	}
+	enum vm_exit_kind kind = vm_run(vm, STDIN_FILENO);
+	int status = exit_status(vm, kind);
+	if (status != 0 && kind != VM_EXIT_SIGNAL)
+		fprintf(stderr, "kvbox boot: %s\n", vm->exit_msg);
+	else if (o.debug)
+		fprintf(stderr, "kvbox: %s\n", vm->exit_msg);
+	vm_destroy(vm);
+	return status;
+}

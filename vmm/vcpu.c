@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vCPU threads: the KVM_RUN loop and exit dispatch.  Port and MMIO exits
+ * go to the buses; everything that ends the machine goes to
+ * vm_request_exit().  Nothing a guest does here can end the VMM process
+ * other than ending its own machine.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/vm.h"
+#include "vmm/x86_cpu.h"
+
+int vcpu_create(struct vm *vm, unsigned id, struct kv_err *err)
+{
+	struct vcpu *v = &vm->vcpus[id];
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0)
+		return kv_err_sys(err, errno, "KVM_CREATE_VCPU");
+	void *run = mmap(NULL, (size_t)vm->kvm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (run == MAP_FAILED)
+		return kv_err_sys(err, errno, "mapping kvm_run");
+	v->run = run;
+	return x86_vcpu_init(v->fd, vm->cpuid, id, vm->ncpus, err);
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->run && v->vm)
+		munmap(v->run, (size_t)v->vm->kvm.run_size);
+	v->run = NULL;
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+}
+
+static void log_unclaimed(struct vcpu *v, const char *bus, int write, uint64_t addr,
+			  unsigned len)
+{
+	struct vm *vm = v->vm;
+	if (!vm->cfg.debug || vm->unclaimed_logged >= 64)
+		return;
+	vm->unclaimed_logged++;
+	fprintf(stderr, "kvbox: vCPU %u: unclaimed %s %s at 0x%llx (%u bytes)%s\n", v->id, bus,
+		write ? "write" : "read", (unsigned long long)addr, len,
+		vm->unclaimed_logged == 64 ? " (no more of these will be logged)" : "");
+}
+
+static void vcpu_handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	/* KVM validated these (data_offset lies inside the kvm_run page),
+	 * but bound them anyway: size is 1, 2 or 4, count small. */
+	unsigned size = run->io.size;
+	uint64_t count = run->io.count;
+	if (size == 0 || size > 4 || count == 0 ||
+	    run->io.data_offset + size * count > (uint64_t)v->vm->kvm.run_size)
+		return;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	for (uint64_t i = 0; i < count; i++, data += size) {
+		bool claimed;
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			claimed = bus_write(&v->vm->pio, run->io.port, data, size);
+		else
+			claimed = bus_read(&v->vm->pio, run->io.port, data, size);
+		if (!claimed)
+			log_unclaimed(v, "port", run->io.direction == KVM_EXIT_IO_OUT, run->io.port,
+				      size);
+	}
+}
+
+static void vcpu_handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	unsigned len = run->mmio.len;
+	if (len == 0 || len > sizeof(run->mmio.data))
+		return;
+	bool claimed = run->mmio.is_write
+			       ? bus_write(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len)
+			       : bus_read(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+	if (!claimed)
+		log_unclaimed(v, "MMIO", run->mmio.is_write, run->mmio.phys_addr, len);
+}
+
+static void vcpu_handle_system_event(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	switch (v->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_exit(vm, VM_EXIT_POWEROFF, "guest powered off");
+		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_exit(vm, VM_EXIT_REBOOT, "guest rebooted");
+		break;
+	case KVM_SYSTEM_EVENT_CRASH:
+		vm_request_exit(vm, VM_EXIT_PANIC, "guest crash reported to KVM");
+		break;
+	default:
+		vm_request_exit(vm, VM_EXIT_ERROR, "unknown KVM system event %u",
+				v->run->system_event.type);
+	}
+}
+
+static void vcpu_internal_error(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	const char *what = run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+				   ? "instruction emulation failed"
+				   : "internal error";
+	char hint[160] = "";
+	if (v->vm->kvm.flavour == KVM_FLAVOUR_PVM)
+		snprintf(hint, sizeof(hint), " (this host's KVM is PVM: only PVM guest kernels run "
+					     "natively)");
+	vm_request_exit(v->vm, VM_EXIT_ERROR, "vCPU %u: KVM %s, suberror %u%s", v->id, what,
+			run->internal.suberror, hint);
+}
+
+/* Returns false when the loop should end. */
+static bool vcpu_dispatch(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		vcpu_handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		vcpu_handle_mmio(v);
+		return true;
+	case KVM_EXIT_INTR:
+	case KVM_EXIT_HLT: /* only without an in-kernel LAPIC; keep going */
+		return true;
+	case KVM_EXIT_SHUTDOWN:
+		vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT, "guest triple fault on vCPU %u", v->id);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		vcpu_handle_system_event(v);
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		vcpu_internal_error(v);
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		vm_request_exit(v->vm, VM_EXIT_ERROR,
+				"vCPU %u: KVM entry failed, hardware reason 0x%llx", v->id,
+				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return false;
+	default:
+		vm_request_exit(v->vm, VM_EXIT_ERROR, "vCPU %u: unexpected KVM exit %u", v->id,
+				run->exit_reason);
+		return false;
+	}
+}
+
+void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "kvbox-vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+	sigset_t kick;
+	sigemptyset(&kick);
+	sigaddset(&kick, SIGUSR2);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	for (;;) {
+		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST))
+			break;
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			vm_request_exit(v->vm, VM_EXIT_ERROR, "vCPU %u: KVM_RUN: %s", v->id,
+					strerror(errno));
+			break;
+		}
+		if (!vcpu_dispatch(v))
+			break;
+	}
+	return NULL;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One virtual machine: the KVM VM fd, guest RAM, vCPUs, the PIO/MMIO
+ * buses with their devices, and how the machine ended.  All state hangs
+ * off struct vm (no globals), so tests can build two.
+ *
+ * Threads: one per vCPU (vmm/vcpu.c, the KVM_RUN loop and exit dispatch),
+ * plus the caller's thread running vm_run(): the event loop for console
+ * input, signals and the stop eventfd.  A vCPU thread that sees the
+ * machine end (reset, panic, triple fault, error) records it with
+ * vm_request_exit(); the first recorded reason wins and every other vCPU
+ * is kicked out of KVM_RUN.
+ */
+#ifndef KVBOX_VMM_VM_H
+#define KVBOX_VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "devices/console_watch.h"
+#include "devices/devices.h"
+#include "devices/legacy.h"
+#include "devices/uart8250.h"
+#include "vmm/bus.h"
+#include "vmm/kvm.h"
+#include "vmm/memory.h"
+
+#define VM_MAX_VCPUS 64
+
+enum vm_exit_kind {
+	VM_EXIT_NONE,
+	VM_EXIT_REBOOT,	      /* guest reset (i8042) */
+	VM_EXIT_POWEROFF,     /* guest powered off / halted */
+	VM_EXIT_PANIC,	      /* guest kernel panic */
+	VM_EXIT_TRIPLE_FAULT, /* KVM_EXIT_SHUTDOWN */
+	VM_EXIT_ERROR,	      /* KVM or VMM failure */
+	VM_EXIT_USER,	      /* the user quit from the console */
+	VM_EXIT_SIGNAL,	      /* the VMM got SIGTERM/SIGINT/SIGHUP */
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+};
+
+struct vm_config {
+	uint64_t mem_bytes;
+	unsigned ncpus;
+	int console_out; /* fd the guest console is written to */
+	bool debug;	 /* log unclaimed port/MMIO accesses */
+};
+
+struct vm {
+	struct kvm_sys kvm;
+	int fd;
+	struct vm_config cfg;
+	struct guest_mem mem;
+	struct kvm_cpuid2 *cpuid;
+	unsigned ncpus;
+	struct vcpu vcpus[VM_MAX_VCPUS];
+	struct io_bus pio, mmio;
+
+	struct machine_hooks hooks;
+	struct uart8250 com1;
+	struct console_watch watch;
+	struct i8042 kbd;
+	struct cmos_rtc rtc;
+	struct pvpanic pvpanic;
+
+	pthread_t pit_thread; /* creates the PIT in parallel; see vm.c */
+	bool pit_thread_started;
+	int pit_errno;
+
+	int stop_fd; /* eventfd: the machine has ended */
+	pthread_mutex_t exit_lock;
+	enum vm_exit_kind exit_kind;
+	int exit_signal;
+	char exit_msg[256];
+	bool panic_seen;
+	unsigned unclaimed_logged; /* rate limit for --debug access logs */
+};
+
+/* Opens KVM, creates the VM, RAM, irqchip, PIT, devices and vCPUs. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct kv_err *err);
+void vm_destroy(struct vm *vm);
+
+/* Records why the machine ended (first caller wins) and stops every vCPU. */
+void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Starts the vCPU threads. */
+int vm_start_vcpus(struct vm *vm, struct kv_err *err);
+/* Kicks every vCPU out of KVM_RUN and joins the threads. */
+void vm_stop_vcpus(struct vm *vm);
+
+/* vCPU thread body (vmm/vcpu.c). */
+void *vcpu_thread(void *arg);
+int vcpu_create(struct vm *vm, unsigned id, struct kv_err *err);
+void vcpu_destroy(struct vcpu *v);
+
+const char *vm_exit_kind_name(enum vm_exit_kind k);
+
+#endif
