@@ -110,7 +110,8 @@ static uint64_t now_ns(void)
 #define RL_WINDOW_NS (5ULL * 1000000000ULL)
 #define RL_BURST     10
 
-static void virtio_dev_vlog(struct virtio_dev *dev, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void virtio_dev_vlog(struct virtio_dev *dev,
+								  const char *fmt, va_list ap)
 {
 	struct virtio_ratelimit *rl = &dev->rl;
 	uint64_t t = now_ns();

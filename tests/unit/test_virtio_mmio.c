@@ -414,9 +414,8 @@ static void test_config_space(void **state)
 	assert_int_equal(h, 0);
 	virtio_mmio_read(d, 0x108, &b, 1); /* past config_len */
 	assert_int_equal(b, 0);
-	virtio_mmio_read(d, 0x106, &h, 4); /* misaligned 4 */
-	assert_int_equal(r32(d, 0x106), 0);
-	virtio_mmio_read(d, 0x104, &q, 8); /* runs past the end */
+	assert_int_equal(r32(d, 0x106), 0); /* misaligned 4 */
+	virtio_mmio_read(d, 0x104, &q, 8);  /* runs past the end */
 	assert_int_equal(q, 0);
 
 	b = 0xaa;
