@@ -8,9 +8,13 @@
 #include "tests/unit/p9client.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define P9C_BUFSIZE (P9_MAX_MSIZE + 4096)
 
@@ -418,4 +422,91 @@ int p9c_getlock(struct p9c *c, uint32_t fid, struct p9_lock *l)
 	if (r == 0)
 		*l = c->rx.u.lock;
 	return r;
+}
+
+/* ---- fixture ---- */
+
+const char *p9fx_path(struct p9_fixture *fx, const char *rel)
+{
+	static char paths[4][512]; /* a few live at once per call site */
+	static int next;
+	char *p = paths[next++ % 4];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", fx->base, rel);
+	return p;
+}
+
+int p9fx_write(struct p9_fixture *fx, const char *rel, const char *data)
+{
+	int fd = open(p9fx_path(fx, rel), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, data, strlen(data));
+	close(fd);
+	return n == (ssize_t)strlen(data) ? 0 : -EIO;
+}
+
+ssize_t p9fx_read(struct p9_fixture *fx, const char *rel, char *buf, size_t cap)
+{
+	int fd = open(p9fx_path(fx, rel), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n < 0 ? -errno : n;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)remove(path); /* best effort: keep going */
+	return 0;
+}
+
+int p9fx_setup(struct p9_fixture **out, bool no_openat2)
+{
+	struct p9_fixture *fx = calloc(1, sizeof(*fx));
+	struct kv_err err = {0};
+
+	if (!fx)
+		return -ENOMEM;
+	strcpy(fx->base, "/tmp/kvbox-gofer-XXXXXX");
+	if (!mkdtemp(fx->base))
+		return -errno;
+	snprintf(fx->root, sizeof(fx->root), "%s/root", fx->base);
+	snprintf(fx->ro, sizeof(fx->ro), "%s/ro", fx->base);
+	snprintf(fx->outside, sizeof(fx->outside), "%s/outside", fx->base);
+	if (mkdir(fx->root, 0755) || mkdir(fx->ro, 0755) || mkdir(fx->outside, 0755))
+		return -errno;
+	if (p9fx_write(fx, "outside/secret", "SECRET") || p9fx_write(fx, "ro/file", "ro data"))
+		return -EIO;
+	const struct p9_attach_point ap[] = {
+	    {.aname = "/", .path = fx->root, .fd = -1},
+	    {.aname = "ro", .path = fx->ro, .fd = -1, .readonly = true},
+	};
+	const struct p9_server_config cfg = {
+	    .attach = ap, .nattach = 2, .proc_fd = -1, .no_openat2 = no_openat2};
+	int r = p9_server_new(&cfg, &fx->s, &err);
+	if (r || (r = p9c_init(&fx->c, fx->s)))
+		return r;
+	uint32_t msize = 0;
+	if ((r = p9c_version(&fx->c, 1u << 20, "9P2000.L", &msize, NULL)))
+		return r;
+	if (msize != P9_MAX_MSIZE)
+		return -EPROTO;
+	if ((r = p9c_attach(&fx->c, 0, "", 0, &fx->rootqid)))
+		return r;
+	*out = fx;
+	return 0;
+}
+
+void p9fx_teardown(struct p9_fixture *fx)
+{
+	if (!fx)
+		return;
+	p9c_fini(&fx->c);
+	p9_server_free(fx->s);
+	nftw(fx->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
 }

@@ -9,6 +9,7 @@
 #ifndef KVBOX_TESTS_P9CLIENT_H
 #define KVBOX_TESTS_P9CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -86,5 +87,25 @@ ssize_t p9c_getxattr(struct p9c *c, uint32_t fid, uint32_t tmpfid, const char *n
 int p9c_lock(struct p9c *c, uint32_t fid, uint8_t type, uint64_t start, uint64_t len,
 	     uint8_t *status);
 int p9c_getlock(struct p9c *c, uint32_t fid, struct p9_lock *l);
+
+/* A test fixture: a fresh temp dir with root/ (attach "/"), ro/ (attach
+ * "ro", read-only, holding "file"), outside/ (not shared, holding
+ * "secret"), a server over it, a client that has done Tversion (512 KiB)
+ * and attached fid 0 to "/". */
+struct p9_fixture {
+	char base[64];
+	char root[96], ro[96], outside[96];
+	struct p9_server *s;
+	struct p9c c;
+	struct p9_qid rootqid;
+};
+
+int p9fx_setup(struct p9_fixture **out, bool no_openat2);
+void p9fx_teardown(struct p9_fixture *fx);
+/* Host path of `rel` under base (e.g. "root/a", "outside/secret"). */
+const char *p9fx_path(struct p9_fixture *fx, const char *rel);
+int p9fx_write(struct p9_fixture *fx, const char *rel, const char *data);
+/* Reads a host file into buf (NUL-terminated); returns length or -errno. */
+ssize_t p9fx_read(struct p9_fixture *fx, const char *rel, char *buf, size_t cap);
 
 #endif
