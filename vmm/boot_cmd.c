@@ -206,7 +206,7 @@ int cmd_boot(int argc, char **argv)
 	if (r)
 		return r;
 	if (access(o.kernel, R_OK) < 0)
-		return fail(2, "--kernel %s: cannot read it", o.kernel);
+		return fail(2, "--kernel %s: %s", o.kernel, strerror(errno));
 	struct kvm_sys probe;
 	struct kv_err err = {0};
 	if (kvm_sys_open(&probe, &err) < 0) {
