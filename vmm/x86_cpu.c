@@ -135,14 +135,14 @@ static int set_fpu_msrs(int vcpu_fd, struct kv_err *err)
 	fpu.mxcsr = 0x1f80; /* SSE exceptions masked */
 	if (ioctl(vcpu_fd, KVM_SET_FPU, &fpu) < 0)
 		return kv_err_sys(err, errno, "KVM_SET_FPU");
-	struct {
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[1];
+		uint8_t raw[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
 	} m;
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = 1;
-	m.e[0].index = 0x1a0; /* IA32_MISC_ENABLE: fast strings */
-	m.e[0].data = 1;
+	m.hdr.entries[0].index = 0x1a0; /* IA32_MISC_ENABLE: fast strings */
+	m.hdr.entries[0].data = 1;
 	/* Not every KVM flavour accepts this MSR; it is a hint, not a need. */
 	(void)ioctl(vcpu_fd, KVM_SET_MSRS, &m);
 	return 0;
