@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gofer/gofer.h"
 #include "vmm/boot_cmd.h"
 #include "vmm/kvm.h"
 
@@ -41,6 +42,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "boot"))
 		return cmd_boot(argc - 1, argv + 1);
+	/* internal roles, started by kvbox itself (docs/cli.md) */
+	if (!strcmp(cmd, "gofer"))
+		return cmd_gofer(argc - 1, argv + 1);
 	fprintf(stderr, "kvbox: unknown command '%s' (see kvbox --help)\n", cmd);
 	return 2;
 }

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The gofer's event loop (after the jail; see gofer.h for start-up).
+ *
+ * State: one struct gofer_queue per share = one virtio-9p device = one 9P
+ * session (its own p9_server and fid table).  One thread, one epoll set:
+ *   TOK_CTL     control socket: MEM, ACTIVATE, RESET, SHUTDOWN (ctl.h)
+ *   TOK_SIGNAL  signalfd: SIGTERM/SIGINT/SIGHUP end the process
+ *   TOK_QUEUE+i share i's ioeventfd: the guest kicked its queue
+ * A kick drains the eventfd and runs virtio_p9_serve() with a budget, so
+ * one busy share cannot starve the others or the control socket; a queue
+ * left with work is marked pending and the loop polls without sleeping.
+ * Requests are served one at a time, so when a RESET is read no request is
+ * in flight: the queue is dropped and the ack sent at once.
+ *
+ * A guest that breaks its queue (virtq_pop error, no room for a response)
+ * stops that queue only: the gofer tells the VMM (QUEUE_ERROR, which sets
+ * NEEDS_RESET) and keeps serving the other shares.  Nothing a guest sends
+ * ends the process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gofer/gofer.h"
+#include "util/cleanup.h"
+#include "virtio/p9.h"
+
+#define SERVE_BUDGET 64 /* chains per queue per turn of the loop */
+
+enum {
+	TOK_CTL = 1,
+	TOK_SIGNAL,
+	TOK_QUEUE, /* + share index */
+};
+
+struct gofer_queue {
+	struct p9_server *server;
+	struct virtq vq;
+	bool active;
+	bool pending; /* budget ran out: serve again before sleeping */
+	int kick_fd;  /* ioeventfd, -1 when inactive */
+	int irq_fd;   /* irqfd */
+};
+
+struct gofer {
+	int ctl, epfd, sigfd;
+	unsigned nshares;
+	bool have_mem;
+	bool done;
+	int rc;		    /* 0, or why the loop ended badly */
+	struct kv_err *err; /* filled with rc */
+	struct guest_mem mem;
+	struct vq_chain *chain;
+	struct gofer_queue q[GOFER_MAX_SHARES];
+};
+
+/* Maps the VMM's guest-RAM memfd with the layout it described.  The memfd
+ * must be sealed against shrinking (else the VMM, or anyone holding it,
+ * could fault us with SIGBUS) and hold the whole layout. */
+static int map_mem(struct gofer *g, int fd, const struct gofer_msg *m, struct kv_err *err)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return kv_err_set(err, EINVAL, "guest memory fd is not sealed against shrinking");
+	if (fstat(fd, &st) < 0)
+		return kv_err_sys(err, errno, "fstat guest memory");
+	if ((uint64_t)st.st_size < m->mem_size)
+		return kv_err_set(err, EINVAL, "guest memory fd smaller than its layout");
+	void *p = mmap(NULL, m->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED)
+		return kv_err_sys(err, errno, "mapping guest memory");
+	(void)madvise(p, m->mem_size, MADV_DONTDUMP);
+	memset(&g->mem, 0, sizeof(g->mem));
+	g->mem.fd = fd;
+	g->mem.host = p;
+	g->mem.total = m->mem_size;
+	g->mem.nregions = m->nregions;
+	memcpy(g->mem.regions, m->regions, sizeof(g->mem.regions));
+	g->have_mem = true;
+	return 0;
+}
+
+static void queue_stop(struct gofer *g, unsigned i)
+{
+	struct gofer_queue *q = &g->q[i];
+
+	if (q->kick_fd >= 0) {
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, q->kick_fd, NULL);
+		close(q->kick_fd);
+	}
+	if (q->irq_fd >= 0)
+		close(q->irq_fd);
+	q->kick_fd = q->irq_fd = -1;
+	q->active = q->pending = false;
+}
+
+static void send_status(struct gofer *g, uint16_t type, uint32_t seq, uint32_t dev, int status,
+			const struct virtq_state *vq)
+{
+	struct gofer_msg m;
+
+	gofer_msg_init(&m, type, seq, type == GOFER_MSG_REPLY ? 0 : dev);
+	m.status = status;
+	if (vq)
+		m.vq = *vq;
+	int r = gofer_msg_send(g->ctl, &m, NULL, 0);
+	if (r < 0 && !g->done) {
+		/* The VMM is gone or broken: nothing left to serve.  EPIPE is
+		 * the VMM exiting, not a failure. */
+		if (r != -EPIPE && r != -ECONNRESET)
+			g->rc = kv_err_sys(g->err, -r, "gofer: control socket");
+		g->done = true;
+	}
+}
+
+static void serve(struct gofer *g, unsigned i)
+{
+	struct gofer_queue *q = &g->q[i];
+	bool pushed = false;
+
+	if (!q->active)
+		return;
+	int r = virtio_p9_serve(&q->vq, q->server, g->chain, SERVE_BUDGET, &pushed);
+	if (pushed && virtq_should_notify(&q->vq)) {
+		uint64_t one = 1;
+		(void)!write(q->irq_fd, &one, sizeof(one));
+	}
+	q->pending = r == 1;
+	if (r < 0) {
+		/* The guest broke the ring: stop, and have the VMM set
+		 * NEEDS_RESET.  The guest's reset brings a new ACTIVATE. */
+		queue_stop(g, i);
+		send_status(g, GOFER_MSG_QUEUE_ERROR, 0, i, r, NULL);
+	}
+}
+
+static int do_activate(struct gofer *g, const struct gofer_msg *m, int fds[2])
+{
+	struct gofer_queue *q = &g->q[m->dev];
+
+	if (!g->have_mem || q->active)
+		return -EBUSY;
+	int r = virtq_import(&q->vq, &g->mem, &m->vq);
+	if (r < 0)
+		return r;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TOK_QUEUE + m->dev};
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fds[0], &ev) < 0)
+		return -errno;
+	q->kick_fd = take_fd(fds[0]);
+	q->irq_fd = take_fd(fds[1]);
+	q->active = true;
+	q->pending = true; /* buffers queued before DRIVER_OK */
+	return 0;
+}
+
+/* One control message.  REPLY always goes out before any queue work, so
+ * the VMM (waiting under the device lock) is released first. */
+static void ctl_message(struct gofer *g, const struct gofer_msg *m, int fds[2])
+{
+	struct kv_err err = {0};
+	struct virtq_state st;
+	int r = 0;
+
+	switch (m->type) {
+	case GOFER_MSG_MEM:
+		if (g->have_mem) {
+			r = -EBUSY;
+			break;
+		}
+		r = map_mem(g, fds[0], m, &err);
+		if (r < 0)
+			fprintf(stderr, "kvbox gofer: %s\n", err.msg);
+		else
+			fds[0] = -1; /* g->mem owns it */
+		break;
+	case GOFER_MSG_ACTIVATE:
+		r = do_activate(g, m, fds);
+		break;
+	case GOFER_MSG_RESET:
+		memset(&st, 0, sizeof(st));
+		if (g->q[m->dev].active)
+			virtq_export(&g->q[m->dev].vq, &st);
+		queue_stop(g, m->dev);
+		virtq_reset(&g->q[m->dev].vq);
+		send_status(g, GOFER_MSG_REPLY, m->seq, 0, 0, &st);
+		return;
+	case GOFER_MSG_SHUTDOWN:
+		g->done = true;
+		break;
+	}
+	send_status(g, GOFER_MSG_REPLY, m->seq, 0, r, NULL);
+}
+
+static void ctl_ready(struct gofer *g)
+{
+	struct gofer_msg m;
+	int fds[GOFER_MSG_MAX_FDS];
+
+	for (;;) {
+		int r = gofer_msg_recv(g->ctl, true, GOFER_ACCEPT_GOFER, g->nshares, &m, fds);
+		if (r == -EAGAIN)
+			return;
+		if (r <= 0) {
+			/* EOF (the VMM exited) or a message we do not
+			 * understand: the VMM is the only peer, so stop. */
+			if (r < 0)
+				g->rc = r == -EPROTO ? kv_err_set(g->err, EPROTO,
+								  "gofer: malformed control message")
+						     : kv_err_sys(g->err, -r, "gofer: control socket");
+			g->done = true;
+			return;
+		}
+		ctl_message(g, &m, fds);
+		for (unsigned i = 0; i < GOFER_MSG_MAX_FDS; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (g->done)
+			return;
+	}
+}
+
+static void kick_ready(struct gofer *g, unsigned i)
+{
+	uint64_t v;
+
+	if (!g->q[i].active)
+		return;
+	/* Drain first: a kick arriving during serve() wakes us again. */
+	(void)!read(g->q[i].kick_fd, &v, sizeof(v));
+	serve(g, i);
+}
+
+static int loop(struct gofer *g)
+{
+	struct epoll_event evs[GOFER_MAX_SHARES + 2];
+
+	while (!g->done) {
+		bool pending = false;
+		for (unsigned i = 0; i < g->nshares; i++)
+			pending |= g->q[i].pending;
+		int n = epoll_wait(g->epfd, evs, (int)ARRAY_SIZE(evs), pending ? 0 : -1);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int k = 0; k < n && !g->done; k++) {
+			uint64_t t = evs[k].data.u64;
+			if (t == TOK_CTL)
+				ctl_ready(g);
+			else if (t == TOK_SIGNAL)
+				g->done = true;
+			else if (t >= TOK_QUEUE && t < TOK_QUEUE + g->nshares)
+				kick_ready(g, (unsigned)(t - TOK_QUEUE));
+		}
+		for (unsigned i = 0; i < g->nshares && !g->done; i++)
+			if (g->q[i].pending)
+				serve(g, i);
+	}
+	return 0;
+}
+
+static int setup(struct gofer *g, const struct gofer_opts *o, struct kv_err *err)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	g->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	g->epfd = epoll_create1(EPOLL_CLOEXEC);
+	g->chain = malloc(sizeof(*g->chain));
+	if (g->sigfd < 0 || g->epfd < 0)
+		return kv_err_sys(err, errno, "gofer: epoll/signalfd");
+	if (!g->chain)
+		return kv_err_set(err, ENOMEM, "gofer: out of memory");
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TOK_CTL};
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, o->ctl, &ev) < 0)
+		return kv_err_sys(err, errno, "gofer: epoll control socket");
+	ev.data.u64 = TOK_SIGNAL;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->sigfd, &ev) < 0)
+		return kv_err_sys(err, errno, "gofer: epoll signalfd");
+	for (unsigned i = 0; i < o->nshares; i++) {
+		const struct gofer_share *sh = &o->shares[i];
+		struct p9_attach_point ap = {
+		    .aname = sh->tag, .path = sh->path, .fd = o->share_fds[i], .readonly = sh->readonly};
+		struct p9_server_config cfg = {
+		    .attach = &ap, .nattach = 1, .proc_fd = o->proc_fd, .no_openat2 = o->no_openat2};
+		int r = p9_server_new(&cfg, &g->q[i].server, err);
+		if (r)
+			return kv_err_wrap(err, r, "share '%s'", sh->tag);
+		g->nshares++;
+	}
+	return 0;
+}
+
+static void teardown(struct gofer *g)
+{
+	for (unsigned i = 0; i < g->nshares; i++) {
+		queue_stop(g, i);
+		p9_server_free(g->q[i].server);
+	}
+	if (g->have_mem)
+		guest_mem_destroy(&g->mem);
+	free(g->chain);
+	if (g->epfd >= 0)
+		close(g->epfd);
+	if (g->sigfd >= 0)
+		close(g->sigfd);
+}
+
+int gofer_run(const struct gofer_opts *o, struct kv_err *err)
+{
+	struct gofer g = {.ctl = o->ctl, .epfd = -1, .sigfd = -1, .err = err};
+
+	if (o->nshares == 0 || o->nshares > GOFER_MAX_SHARES)
+		return kv_err_set(err, EINVAL, "gofer: %u shares (1 to %d)", o->nshares,
+				  GOFER_MAX_SHARES);
+	for (unsigned i = 0; i < GOFER_MAX_SHARES; i++)
+		g.q[i].kick_fd = g.q[i].irq_fd = -1;
+	int r = setup(&g, o, err);
+	if (r == 0) {
+		r = loop(&g);
+		if (r < 0)
+			kv_err_sys(err, -r, "gofer: epoll_wait");
+	}
+	teardown(&g);
+	return r < 0 ? r : g.rc;
+}
