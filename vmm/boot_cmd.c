@@ -38,14 +38,18 @@ struct boot_opts {
 	uint64_t mem_bytes;
 	unsigned ncpus;
 	bool debug;
+	bool no_rng;
 };
 
 static void boot_usage(FILE *f)
 {
-	fprintf(f, "usage: kvbox boot --kernel FILE [--initrd FILE] [--cmdline STRING]\n"
-		   "                  [--cpus N] [--memory SIZE] [--debug]\n"
-		   "Boots FILE (bzImage or PVH ELF vmlinux) with its serial console on this\n"
-		   "terminal. Ctrl-A x quits. SIZE takes K, M, G suffixes (plain numbers are MiB).\n");
+	fprintf(f,
+		"usage: kvbox boot --kernel FILE [--initrd FILE] [--cmdline STRING]\n"
+		"                  [--cpus N] [--memory SIZE] [--no-rng] [--debug]\n"
+		"Boots FILE (bzImage or PVH ELF vmlinux) with its serial console on this\n"
+		"terminal. Ctrl-A x quits. SIZE takes K, M, G suffixes (plain numbers are MiB).\n"
+		"The guest gets a virtio-rng (virtio-mmio) unless --no-rng; each device is\n"
+		"declared by a virtio_mmio.device= entry appended to the command line.\n");
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(int code, const char *fmt, ...)
@@ -62,10 +66,15 @@ __attribute__((format(printf, 2, 3))) static int fail(int code, const char *fmt,
 static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 {
 	static const struct option longopts[] = {
-		{"kernel", required_argument, NULL, 'k'}, {"initrd", required_argument, NULL, 'i'},
-		{"cmdline", required_argument, NULL, 'c'}, {"cpus", required_argument, NULL, 'n'},
-		{"memory", required_argument, NULL, 'm'}, {"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"initrd", required_argument, NULL, 'i'},
+	    {"cmdline", required_argument, NULL, 'c'},
+	    {"cpus", required_argument, NULL, 'n'},
+	    {"memory", required_argument, NULL, 'm'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"no-rng", no_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->cmdline = DEFAULT_CMDLINE;
@@ -82,6 +91,7 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 		case 'n': o->cpus_arg = optarg; break;
 		case 'm': o->memory_arg = optarg; break;
 		case 'd': o->debug = true; break;
+		case 'R': o->no_rng = true; break;
 		case 'h': boot_usage(stdout); exit(0);
 		default:
 			return fail(2, "unknown or incomplete option '%s' (see kvbox boot --help)", argv[optind - 1]);
@@ -140,6 +150,43 @@ static int pvm_refusal(const struct kernel_image *k, struct kv_err *err)
 			  "CONFIG_PVM_GUEST, or a host with hardware VMX/SVM");
 }
 
+/* Test knobs (docs/cli.md): set and not "0" forces a fallback path. */
+static bool env_flag(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The user's command line with the virtio devices' entries appended,
+ * written to guest RAM by boot_x86_setup(). */
+static int boot_load(struct vm *vm, const struct boot_opts *o, const struct kernel_image *k,
+		     const uint8_t *initrd, size_t initrd_len, struct x86_boot_cpu *bsp,
+		     struct kv_err *err)
+{
+	size_t size = vm_virtio_cmdline_size(&vm->virtio, o->cmdline);
+	cleanup_free char *cmdline = malloc(size);
+	if (!cmdline)
+		return kv_err_set(err, ENOMEM, "command line");
+	int n = vm_virtio_cmdline(&vm->virtio, o->cmdline, cmdline, size);
+	if (n < 0)
+		return kv_err_set(err, -n, "command line: no room for the virtio devices");
+	struct boot_config bc = {
+	    .cmdline = cmdline,
+	    .initrd = initrd,
+	    .initrd_len = initrd_len,
+	    .ncpus = o->ncpus,
+	};
+	int r = boot_x86_setup(&vm->mem, k, &bc, bsp, err);
+	if (r == -E2BIG && vm->virtio.n)
+		return kv_err_wrap(err, r,
+				   "loading %s (%zu bytes of virtio_mmio.device= entries "
+				   "follow --cmdline; --no-rng drops them)",
+				   o->kernel, (size_t)n - strlen(o->cmdline));
+	if (r < 0)
+		return kv_err_wrap(err, r, "loading %s", o->kernel);
+	return 0;
+}
+
 /* Loads kernel and initrd, builds the VM, and sets the boot vCPU up. */
 static int boot_prepare(struct vm *vm, const struct boot_opts *o, struct kv_err *err)
 {
@@ -156,17 +203,19 @@ static int boot_prepare(struct vm *vm, const struct boot_opts *o, struct kv_err 
 	if (o->initrd && (r = read_file_bounded(o->initrd, INITRD_MAX_BYTES, &ibuf, &ilen, err)) < 0)
 		return kv_err_wrap(err, r, "initrd");
 	struct vm_config cfg = {
-		.mem_bytes = o->mem_bytes, .ncpus = o->ncpus, .console_out = STDOUT_FILENO,
-		.debug = o->debug,
+	    .mem_bytes = o->mem_bytes,
+	    .ncpus = o->ncpus,
+	    .console_out = STDOUT_FILENO,
+	    .debug = o->debug,
+	    .no_rng = o->no_rng,
+	    .no_ioeventfd = env_flag("KVBOX_NO_IOEVENTFD"),
+	    .no_irqfd = env_flag("KVBOX_NO_IRQFD"),
 	};
 	if ((r = vm_create(vm, &cfg, err)) < 0)
 		return r;
-	struct boot_config bc = {
-		.cmdline = o->cmdline, .initrd = ibuf, .initrd_len = ilen, .ncpus = o->ncpus,
-	};
 	struct x86_boot_cpu bsp;
-	if ((r = boot_x86_setup(&vm->mem, &k, &bc, &bsp, err)) < 0)
-		return kv_err_wrap(err, r, "loading %s", o->kernel);
+	if ((r = boot_load(vm, o, &k, ibuf, ilen, &bsp, err)) < 0)
+		return r;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	int fd = vm->vcpus[0].fd;
@@ -199,6 +248,15 @@ static int exit_status(const struct vm *vm, enum vm_exit_kind kind)
 	}
 }
 
+static void debug_report(const struct vm *vm)
+{
+	vm_virtio_report(&vm->virtio, stderr);
+	fprintf(stderr, "kvbox: event loop: %llu wakeups, %llu.%03llu s CPU\n",
+		(unsigned long long)vm->loop_stats.wakeups,
+		(unsigned long long)(vm->loop_stats.cpu_usec / 1000000),
+		(unsigned long long)(vm->loop_stats.cpu_usec / 1000 % 1000));
+}
+
 int cmd_boot(int argc, char **argv)
 {
 	struct boot_opts o;
@@ -225,10 +283,12 @@ int cmd_boot(int argc, char **argv)
 		vm_destroy(vm);
 		return 1;
 	}
-	if (o.debug)
+	if (o.debug) {
 		fprintf(stderr, "kvbox: KVM flavour %s, %u vCPU(s), %llu MiB\n",
 			kvm_flavour_name(vm->kvm.flavour), vm->ncpus,
 			(unsigned long long)(vm->mem.total >> 20));
+		vm_virtio_describe(&vm->virtio, stderr);
+	}
 	if (vm_start_vcpus(vm, &err) < 0) {
 		fprintf(stderr, "kvbox boot: %s\n", err.msg);
 		vm_destroy(vm);
@@ -240,6 +300,8 @@ int cmd_boot(int argc, char **argv)
 		fprintf(stderr, "kvbox boot: %s\n", vm->exit_msg);
 	else if (o.debug)
 		fprintf(stderr, "kvbox: %s\n", vm->exit_msg);
+	if (o.debug)
+		debug_report(vm);
 	vm_destroy(vm);
 	return status;
 }

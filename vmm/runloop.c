@@ -6,11 +6,16 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
 
-enum loop_token { TOK_STOP = 1, TOK_SIGNAL, TOK_CONSOLE };
+/* The loop's own fds; tokens from TOK_HANDLERS up belong to vm->handlers
+ * (device fds such as virtio ioeventfds, vmm/fd_handlers.h). */
+enum loop_token { TOK_STOP = 1, TOK_SIGNAL, TOK_CONSOLE, TOK_HANDLERS = 16 };
+
+#define LOOP_MAX_EVENTS 16
 
 struct loop {
 	struct vm *vm;
@@ -134,6 +139,11 @@ static int loop_init(struct loop *l, struct vm *vm, int console_in)
 	if (l->epfd < 0 || l->sigfd < 0 || epoll_add(l->epfd, vm->stop_fd, TOK_STOP) < 0 ||
 	    epoll_add(l->epfd, l->sigfd, TOK_SIGNAL) < 0)
 		return -errno;
+	int r = fd_handlers_attach(&vm->handlers, l->epfd, TOK_HANDLERS, NULL);
+	if (r < 0) {
+		errno = -r;
+		return r;
+	}
 	if (console_in >= 0 && epoll_add(l->epfd, console_in, TOK_CONSOLE) == 0) {
 		l->console_open = true;
 		if (isatty(console_in) && tcgetattr(console_in, &l->saved) == 0) {
@@ -147,37 +157,59 @@ static int loop_init(struct loop *l, struct vm *vm, int console_in)
 	return 0;
 }
 
+static void loop_dispatch(struct loop *l, const struct epoll_event *ev)
+{
+	switch (ev->data.u64) {
+	case TOK_STOP:
+		break; /* exit_kind is set; the loop condition ends us */
+	case TOK_SIGNAL:
+		loop_signal(l);
+		break;
+	case TOK_CONSOLE:
+		loop_read_console(l);
+		break;
+	default:
+		fd_handlers_dispatch(&l->vm->handlers, ev->data.u64, ev->events);
+		break;
+	}
+}
+
+/* CPU time of the calling thread, in microseconds. */
+static uint64_t thread_cpu_usec(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_THREAD, &ru) < 0)
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 enum vm_exit_kind vm_run(struct vm *vm, int console_in)
 {
 	struct loop l;
+	uint64_t cpu_start = thread_cpu_usec();
 	if (loop_init(&l, vm, console_in) < 0) {
 		vm_request_exit(vm, VM_EXIT_ERROR, "setting up the event loop: %s", strerror(errno));
 	}
 	while (__atomic_load_n(&vm->exit_kind, __ATOMIC_ACQUIRE) == VM_EXIT_NONE) {
-		struct epoll_event evs[4];
+		struct epoll_event evs[LOOP_MAX_EVENTS];
 		/* While input waits for FIFO space, poll the UART every 10 ms. */
 		int timeout = l.pending_len ? 10 : -1;
-		int n = epoll_wait(l.epfd, evs, 4, timeout);
+		int n = epoll_wait(l.epfd, evs, LOOP_MAX_EVENTS, timeout);
 		if (n < 0 && errno != EINTR) {
 			vm_request_exit(vm, VM_EXIT_ERROR, "epoll_wait: %s", strerror(errno));
 			break;
 		}
+		if (n > 0)
+			vm->loop_stats.wakeups++;
 		if (l.pending_len && loop_flush_input(&l))
 			loop_console_enable(&l, true);
-		for (int i = 0; i < n; i++) {
-			switch (evs[i].data.u64) {
-			case TOK_STOP:
-				break; /* exit_kind is set; the loop condition ends us */
-			case TOK_SIGNAL:
-				loop_signal(&l);
-				break;
-			case TOK_CONSOLE:
-				loop_read_console(&l);
-				break;
-			}
-		}
+		for (int i = 0; i < n; i++)
+			loop_dispatch(&l, &evs[i]);
 	}
 	vm_stop_vcpus(vm);
+	fd_handlers_detach(&vm->handlers);
+	vm->loop_stats.cpu_usec = thread_cpu_usec() - cpu_start;
 	loop_restore_tty(&l);
 	if (l.epfd >= 0)
 		close(l.epfd);

@@ -2,7 +2,9 @@
 /*
  * The VMM's main-thread event loop for `kvbox boot`: one epoll set with
  * enum tokens for the stop eventfd, a signalfd (SIGINT, SIGTERM, SIGHUP)
- * and console input.  When stdin is a terminal it is put in raw mode and
+ * and console input, plus every fd devices registered in vm->handlers
+ * (vmm/fd_handlers.h: virtio queue ioeventfds today), each dispatched to
+ * its callback on this thread.  When stdin is a terminal it is put in raw mode and
  * Ctrl-A x quits (Ctrl-A Ctrl-A sends a literal Ctrl-A); the terminal is
  * restored on every way out.
  */

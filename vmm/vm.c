@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Building and tearing down a VM (see vmm/vm.h): KVM VM fd, guest RAM
- * slots, in-kernel irqchip and PIT, the legacy devices on the buses, and
- * the vCPUs; plus the single place that decides how the machine ended.
+ * slots, in-kernel irqchip and PIT, the legacy devices on the buses, the
+ * virtio-mmio devices (vmm/virtio_devs.c), and the vCPUs; plus the single
+ * place that decides how the machine ended.
  */
 #include "vmm/vm.h"
 
@@ -198,6 +199,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kv_err *err)
 	vm->fd = vm->stop_fd = -1;
 	vm->mem.fd = -1;
 	vm->cfg = *cfg;
+	fd_handlers_init(&vm->handlers);
 	pthread_mutex_init(&vm->exit_lock, NULL);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
@@ -223,7 +225,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kv_err *err)
 	if ((r = pthread_create(&vm->pit_thread, NULL, pit_create_thread, vm)))
 		return kv_err_sys(err, r, "starting the PIT set-up thread");
 	vm->pit_thread_started = true;
-	if ((r = vm_create_devices(vm, err)) < 0)
+	if ((r = vm_create_devices(vm, err)) < 0 || (r = vm_virtio_create(vm, err)) < 0)
 		return r;
 	vm->cpuid = x86_cpuid_supported(vm->kvm.fd, err);
 	if (!vm->cpuid)
@@ -279,6 +281,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	vm_virtio_destroy(vm);
 	uart8250_destroy(&vm->com1);
 	if (vm->fd >= 0)
 		close(vm->fd);

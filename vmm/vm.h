@@ -6,10 +6,11 @@
  *
  * Threads: one per vCPU (vmm/vcpu.c, the KVM_RUN loop and exit dispatch),
  * plus the caller's thread running vm_run(): the event loop for console
- * input, signals and the stop eventfd.  A vCPU thread that sees the
- * machine end (reset, panic, triple fault, error) records it with
- * vm_request_exit(); the first recorded reason wins and every other vCPU
- * is kicked out of KVM_RUN.
+ * input, signals, the stop eventfd and every fd a device registered in
+ * vm->handlers (virtio queue ioeventfds, vmm/virtio_devs.h).  A vCPU
+ * thread that sees the machine end (reset, panic, triple fault, error)
+ * records it with vm_request_exit(); the first recorded reason wins and
+ * every other vCPU is kicked out of KVM_RUN.
  */
 #ifndef KVBOX_VMM_VM_H
 #define KVBOX_VMM_VM_H
@@ -25,8 +26,10 @@
 #include "devices/legacy.h"
 #include "devices/uart8250.h"
 #include "vmm/bus.h"
+#include "vmm/fd_handlers.h"
 #include "vmm/kvm.h"
 #include "vmm/memory.h"
+#include "vmm/virtio_devs.h"
 
 #define VM_MAX_VCPUS 64
 
@@ -57,6 +60,16 @@ struct vm_config {
 	unsigned ncpus;
 	int console_out; /* fd the guest console is written to */
 	bool debug;	 /* log unclaimed port/MMIO accesses */
+	/* virtio (vmm/virtio_devs.h); all false = the default machine */
+	bool no_rng;	   /* leave virtio-rng out */
+	bool no_ioeventfd; /* queue notifications only by MMIO exits (tests) */
+	bool no_irqfd;	   /* interrupts only by KVM_IRQ_LINE (tests) */
+};
+
+/* What the main-thread event loop did, for --debug (vmm/runloop.c). */
+struct vm_loop_stats {
+	uint64_t wakeups;  /* epoll_wait returns with events */
+	uint64_t cpu_usec; /* user + system CPU time of the loop's thread */
 };
 
 struct vm {
@@ -75,6 +88,10 @@ struct vm {
 	struct i8042 kbd;
 	struct cmos_rtc rtc;
 	struct pvpanic pvpanic;
+	struct vm_virtio virtio;
+
+	struct fd_handlers handlers; /* fds the main-thread event loop serves */
+	struct vm_loop_stats loop_stats;
 
 	pthread_t pit_thread; /* creates the PIT in parallel; see vm.c */
 	bool pit_thread_started;
