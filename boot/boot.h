@@ -35,16 +35,16 @@ struct kernel_image {
 	enum kernel_kind kind;
 	const uint8_t *data; /* whole file, not owned */
 	size_t len;
-	bool is_linux;	     /* bzImage, or ELF with a "Linux" note */
-	bool pvm_guest;	     /* built with CONFIG_PVM_GUEST (can run on KVM-PVM) */
+	bool is_linux;	/* bzImage, or ELF with a "Linux" note */
+	bool pvm_guest; /* built with CONFIG_PVM_GUEST (can run on KVM-PVM) */
 	/* bzImage */
-	uint16_t protocol;   /* boot protocol version, >= 0x0206 required */
-	size_t setup_size;   /* bytes of real-mode setup (setup_sects+1)*512 */
-	uint32_t cmdline_max;/* setup_header.cmdline_size */
-	uint32_t initrd_max; /* setup_header.initrd_addr_max */
-	uint64_t load_addr;  /* where the protected-mode kernel goes */
+	uint16_t protocol;    /* boot protocol version, >= 0x0206 required */
+	size_t setup_size;    /* bytes of real-mode setup (setup_sects+1)*512 */
+	uint32_t cmdline_max; /* setup_header.cmdline_size */
+	uint32_t initrd_max;  /* setup_header.initrd_addr_max */
+	uint64_t load_addr;   /* where the protected-mode kernel goes */
 	/* PVH ELF */
-	uint32_t pvh_entry;  /* 32-bit physical entry point */
+	uint32_t pvh_entry;	 /* 32-bit physical entry point */
 	uint64_t elf_lo, elf_hi; /* lowest/highest physical byte of PT_LOADs */
 };
 
@@ -55,17 +55,17 @@ struct boot_config {
 	const char *cmdline;   /* NUL-terminated, may be "" */
 	const uint8_t *initrd; /* may be NULL */
 	size_t initrd_len;
-	unsigned ncpus;	       /* 1..KVM max; MP table lists this many */
+	unsigned ncpus; /* 1..KVM max; MP table lists this many */
 };
 
 /* The boot vCPU's initial architectural state, mode-independent. */
 struct x86_boot_cpu {
-	bool long_mode;	  /* true: 64-bit with paging; false: 32-bit flat, paging off */
+	bool long_mode; /* true: 64-bit with paging; false: 32-bit flat, paging off */
 	uint64_t rip;
-	uint64_t rsi;	  /* boot_params pointer (bzImage) */
-	uint64_t rbx;	  /* hvm_start_info pointer (PVH) */
+	uint64_t rsi; /* boot_params pointer (bzImage) */
+	uint64_t rbx; /* hvm_start_info pointer (PVH) */
 	uint64_t rsp;
-	uint64_t cr3;	  /* page table root when long_mode */
+	uint64_t cr3; /* page table root when long_mode */
 	uint64_t gdt_base;
 	uint16_t gdt_limit;
 };

@@ -37,12 +37,12 @@
 #define X86_LAPIC_ADDR	     0xfee00000ULL
 
 /* Legacy I/O ports served by devices/. */
-#define X86_PORT_COM1	   0x3f8
+#define X86_PORT_COM1	    0x3f8
 #define X86_PORT_I8042_DATA 0x60
-#define X86_PORT_I8042_CMD 0x64
-#define X86_PORT_RTC_INDEX 0x70
-#define X86_PORT_RTC_DATA  0x71
-#define X86_PORT_PVPANIC   0x505
+#define X86_PORT_I8042_CMD  0x64
+#define X86_PORT_RTC_INDEX  0x70
+#define X86_PORT_RTC_DATA   0x71
+#define X86_PORT_PVPANIC    0x505
 
 /* First IOAPIC pin handed to virtio-mmio devices (4 is COM1). */
 #define X86_IRQ_COM1	     4

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#define I8042_CMD_RESET 0xfe
+#define I8042_CMD_RESET	 0xfe
 #define I8042_STATUS_SYS 0x04 /* system flag: self-test passed */
 
 static void i8042_read(void *opaque, uint64_t offset, void *data, unsigned len)

@@ -10,14 +10,20 @@
 #include <string.h>
 
 enum {
-	UART_RX = 0, UART_IER = 1, UART_IIR = 2, UART_LCR = 3,
-	UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,
+	UART_RX = 0,
+	UART_IER = 1,
+	UART_IIR = 2,
+	UART_LCR = 3,
+	UART_MCR = 4,
+	UART_LSR = 5,
+	UART_MSR = 6,
+	UART_SCR = 7,
 };
 
-#define IER_RDI	 0x01
-#define IER_THRI 0x02
-#define IER_RLSI 0x04
-#define IER_MSI	 0x08
+#define IER_RDI	   0x01
+#define IER_THRI   0x02
+#define IER_RLSI   0x04
+#define IER_MSI	   0x08
 #define IIR_NO_INT 0x01
 #define IIR_THRI   0x02
 #define IIR_RDI	   0x04

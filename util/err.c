@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-__attribute__((format(printf, 4, 0))) static int kv_err_vset(struct kv_err *err, int errnum, int with_strerror, const char *fmt,
-		       va_list ap)
+__attribute__((format(printf, 4, 0))) static int
+kv_err_vset(struct kv_err *err, int errnum, int with_strerror, const char *fmt, va_list ap)
 {
 	if (errnum <= 0)
 		errnum = EINVAL;

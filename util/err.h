@@ -20,16 +20,16 @@ struct kv_err {
 
 /* Sets err (if non-NULL) to the formatted message and returns -errnum. */
 int kv_err_set(struct kv_err *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Like kv_err_set, appending ": strerror(errnum)". */
 int kv_err_sys(struct kv_err *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefixes the existing message with context ("context: old message") and
  * returns ret unchanged, so callers can write `return kv_err_wrap(...)`. */
 int kv_err_wrap(struct kv_err *err, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 void kv_err_clear(struct kv_err *err);
 

@@ -12,8 +12,7 @@
 
 #include "util/cleanup.h"
 
-int read_file_bounded(const char *path, size_t max, uint8_t **out, size_t *len,
-		      struct kv_err *err)
+int read_file_bounded(const char *path, size_t max, uint8_t **out, size_t *len, struct kv_err *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -58,11 +57,20 @@ int parse_size_mib_default(const char *s, uint64_t *bytes)
 	unsigned shift = 20;
 	if (*end) {
 		switch (toupper((unsigned char)*end)) {
-		case 'K': shift = 10; break;
-		case 'M': shift = 20; break;
-		case 'G': shift = 30; break;
-		case 'T': shift = 40; break;
-		default: return -EINVAL;
+		case 'K':
+			shift = 10;
+			break;
+		case 'M':
+			shift = 20;
+			break;
+		case 'G':
+			shift = 30;
+			break;
+		case 'T':
+			shift = 40;
+			break;
+		default:
+			return -EINVAL;
 		}
 		end++;
 		if (!strcasecmp(end, "iB") || !strcasecmp(end, "B"))

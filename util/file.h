@@ -9,8 +9,7 @@
 #include "util/err.h"
 
 /* Reads `path` into a malloc'd buffer of at most `max` bytes. */
-int read_file_bounded(const char *path, size_t max, uint8_t **out, size_t *len,
-		      struct kv_err *err);
+int read_file_bounded(const char *path, size_t max, uint8_t **out, size_t *len, struct kv_err *err);
 
 /* Parses "N", "NK", "NM", "NG", "NT" (binary units, optional "iB"/"B");
  * plain numbers are MiB, as in QEMU and Firecracker. */

@@ -51,10 +51,14 @@ enum kvm_flavour kvm_detect_flavour(void)
 const char *kvm_flavour_name(enum kvm_flavour f)
 {
 	switch (f) {
-	case KVM_FLAVOUR_VMX: return "vmx";
-	case KVM_FLAVOUR_SVM: return "svm";
-	case KVM_FLAVOUR_PVM: return "pvm";
-	default: return "unknown";
+	case KVM_FLAVOUR_VMX:
+		return "vmx";
+	case KVM_FLAVOUR_SVM:
+		return "svm";
+	case KVM_FLAVOUR_PVM:
+		return "pvm";
+	default:
+		return "unknown";
 	}
 }
 
@@ -68,8 +72,11 @@ int kvm_sys_open(struct kvm_sys *k, struct kv_err *err)
 	if (k->fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			return kv_err_set(err, e, "%s does not exist: this host has no KVM "
-						  "(load kvm_intel or kvm_amd, or enable nested virtualisation)", path);
+			return kv_err_set(
+			    err, e,
+			    "%s does not exist: this host has no KVM "
+			    "(load kvm_intel or kvm_amd, or enable nested virtualisation)",
+			    path);
 		return kv_err_sys(err, e, "cannot open %s", path);
 	}
 	int v = ioctl(k->fd, KVM_GET_API_VERSION, 0);
@@ -93,18 +100,23 @@ int kvm_sys_open(struct kvm_sys *k, struct kv_err *err)
 		k->fd = -1;
 		return kv_err_sys(err, e, "KVM_GET_VCPU_MMAP_SIZE");
 	}
-	static const struct { int cap; const char *name; } need[] = {
-		{KVM_CAP_IRQCHIP, "IRQCHIP"},   {KVM_CAP_PIT2, "PIT2"},
-		{KVM_CAP_IOEVENTFD, "IOEVENTFD"}, {KVM_CAP_IRQFD, "IRQFD"},
-		{KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
-		{KVM_CAP_EXT_CPUID, "EXT_CPUID"},
+	static const struct {
+		int cap;
+		const char *name;
+	} need[] = {
+	    {KVM_CAP_IRQCHIP, "IRQCHIP"},
+	    {KVM_CAP_PIT2, "PIT2"},
+	    {KVM_CAP_IOEVENTFD, "IOEVENTFD"},
+	    {KVM_CAP_IRQFD, "IRQFD"},
+	    {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
+	    {KVM_CAP_EXT_CPUID, "EXT_CPUID"},
 	};
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		if (ioctl(k->fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
 			close(k->fd);
 			k->fd = -1;
-			return kv_err_set(err, ENOTSUP, "%s lacks KVM_CAP_%s, which kvbox needs", path,
-					  need[i].name);
+			return kv_err_set(err, ENOTSUP, "%s lacks KVM_CAP_%s, which kvbox needs",
+					  path, need[i].name);
 		}
 	}
 	return 0;

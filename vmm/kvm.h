@@ -21,9 +21,9 @@ enum kvm_flavour {
 struct kvm_sys {
 	int fd;
 	enum kvm_flavour flavour;
-	int max_vcpus;	/* KVM_CAP_MAX_VCPUS: hard limit per VM */
-	int nr_vcpus;	/* KVM_CAP_NR_VCPUS: recommended limit */
-	int run_size;	/* KVM_GET_VCPU_MMAP_SIZE */
+	int max_vcpus; /* KVM_CAP_MAX_VCPUS: hard limit per VM */
+	int nr_vcpus;  /* KVM_CAP_NR_VCPUS: recommended limit */
+	int run_size;  /* KVM_GET_VCPU_MMAP_SIZE */
 };
 
 /* path is normally "/dev/kvm"; KVBOX_KVM_DEVICE overrides it (tests). */

@@ -17,7 +17,8 @@ int guest_mem_create(struct guest_mem *m, uint64_t bytes, uint64_t hole_start, s
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	if (bytes == 0 || bytes % 4096)
-		return kv_err_set(err, EINVAL, "guest memory size %llu is not a positive multiple of 4 KiB",
+		return kv_err_set(err, EINVAL,
+				  "guest memory size %llu is not a positive multiple of 4 KiB",
 				  (unsigned long long)bytes);
 	int fd = memfd_create("kvbox-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -25,7 +26,8 @@ int guest_mem_create(struct guest_mem *m, uint64_t bytes, uint64_t hole_start, s
 	if (ftruncate(fd, (off_t)bytes) < 0) {
 		int e = errno;
 		close(fd);
-		return kv_err_sys(err, e, "sizing guest memory to %llu bytes", (unsigned long long)bytes);
+		return kv_err_sys(err, e, "sizing guest memory to %llu bytes",
+				  (unsigned long long)bytes);
 	}
 	/* The size never changes after this: seal it so nobody who is handed
 	 * the fd (the gofer) can shrink it under the VMM and fault it. */
@@ -34,7 +36,8 @@ int guest_mem_create(struct guest_mem *m, uint64_t bytes, uint64_t hole_start, s
 	if (p == MAP_FAILED) {
 		int e = errno;
 		close(fd);
-		return kv_err_sys(err, e, "mapping %llu bytes of guest memory", (unsigned long long)bytes);
+		return kv_err_sys(err, e, "mapping %llu bytes of guest memory",
+				  (unsigned long long)bytes);
 	}
 	(void)madvise(p, bytes, MADV_DONTDUMP);
 	m->fd = fd;
@@ -45,7 +48,7 @@ int guest_mem_create(struct guest_mem *m, uint64_t bytes, uint64_t hole_start, s
 	m->nregions = 1;
 	if (bytes > low) {
 		m->regions[1] = (struct guest_region){
-			.gpa = 0x100000000ULL, .size = bytes - low, .offset = low};
+		    .gpa = 0x100000000ULL, .size = bytes - low, .offset = low};
 		m->nregions = 2;
 	}
 	return 0;

@@ -17,15 +17,15 @@
 #define GUEST_MEM_MAX_REGIONS 2
 
 struct guest_region {
-	uint64_t gpa;	  /* guest-physical start */
-	uint64_t size;	  /* bytes */
-	uint64_t offset;  /* offset into the memfd / host mapping */
+	uint64_t gpa;	 /* guest-physical start */
+	uint64_t size;	 /* bytes */
+	uint64_t offset; /* offset into the memfd / host mapping */
 };
 
 struct guest_mem {
-	int fd;		  /* memfd backing all of RAM, -1 for fake memory */
-	uint8_t *host;	  /* host mapping of the whole memfd */
-	uint64_t total;	  /* bytes of RAM (sum of regions) */
+	int fd;		/* memfd backing all of RAM, -1 for fake memory */
+	uint8_t *host;	/* host mapping of the whole memfd */
+	uint64_t total; /* bytes of RAM (sum of regions) */
 	unsigned nregions;
 	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
 };

@@ -113,7 +113,8 @@ static void loop_signal(struct loop *l)
 	if (read(l->sigfd, &si, sizeof(si)) != sizeof(si))
 		return;
 	l->vm->exit_signal = (int)si.ssi_signo;
-	vm_request_exit(l->vm, VM_EXIT_SIGNAL, "stopped by signal %s", strsignal((int)si.ssi_signo));
+	vm_request_exit(l->vm, VM_EXIT_SIGNAL, "stopped by signal %s",
+			strsignal((int)si.ssi_signo));
 }
 
 static void loop_restore_tty(struct loop *l)
@@ -189,7 +190,8 @@ enum vm_exit_kind vm_run(struct vm *vm, int console_in)
 	struct loop l;
 	uint64_t cpu_start = thread_cpu_usec();
 	if (loop_init(&l, vm, console_in) < 0) {
-		vm_request_exit(vm, VM_EXIT_ERROR, "setting up the event loop: %s", strerror(errno));
+		vm_request_exit(vm, VM_EXIT_ERROR, "setting up the event loop: %s",
+				strerror(errno));
 	}
 	while (__atomic_load_n(&vm->exit_kind, __ATOMIC_ACQUIRE) == VM_EXIT_NONE) {
 		struct epoll_event evs[LOOP_MAX_EVENTS];

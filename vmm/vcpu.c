@@ -24,7 +24,8 @@ int vcpu_create(struct vm *vm, unsigned id, struct kv_err *err)
 	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0)
 		return kv_err_sys(err, errno, "KVM_CREATE_VCPU");
-	void *run = mmap(NULL, (size_t)vm->kvm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	void *run =
+	    mmap(NULL, (size_t)vm->kvm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (run == MAP_FAILED)
 		return kv_err_sys(err, errno, "mapping kvm_run");
 	v->run = run;
@@ -41,8 +42,7 @@ void vcpu_destroy(struct vcpu *v)
 	v->fd = -1;
 }
 
-static void log_unclaimed(struct vcpu *v, const char *bus, int write, uint64_t addr,
-			  unsigned len)
+static void log_unclaimed(struct vcpu *v, const char *bus, int write, uint64_t addr, unsigned len)
 {
 	struct vm *vm = v->vm;
 	if (!vm->cfg.debug || vm->unclaimed_logged >= 64)
@@ -83,8 +83,8 @@ static void vcpu_handle_mmio(struct vcpu *v)
 	if (len == 0 || len > sizeof(run->mmio.data))
 		return;
 	bool claimed = run->mmio.is_write
-			       ? bus_write(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len)
-			       : bus_read(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+			   ? bus_write(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len)
+			   : bus_read(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
 	if (!claimed)
 		log_unclaimed(v, "MMIO", run->mmio.is_write, run->mmio.phys_addr, len);
 }
@@ -112,12 +112,13 @@ static void vcpu_internal_error(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	const char *what = run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
-				   ? "instruction emulation failed"
-				   : "internal error";
+			       ? "instruction emulation failed"
+			       : "internal error";
 	char hint[160] = "";
 	if (v->vm->kvm.flavour == KVM_FLAVOUR_PVM)
-		snprintf(hint, sizeof(hint), " (this host's KVM is PVM: only PVM guest kernels run "
-					     "natively)");
+		snprintf(hint, sizeof(hint),
+			 " (this host's KVM is PVM: only PVM guest kernels run "
+			 "natively)");
 	vm_request_exit(v->vm, VM_EXIT_ERROR, "vCPU %u: KVM %s, suberror %u%s", v->id, what,
 			run->internal.suberror, hint);
 }
@@ -137,7 +138,8 @@ static bool vcpu_dispatch(struct vcpu *v)
 	case KVM_EXIT_HLT: /* only without an in-kernel LAPIC; keep going */
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT, "guest triple fault on vCPU %u", v->id);
+		vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT, "guest triple fault on vCPU %u",
+				v->id);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		vcpu_handle_system_event(v);

@@ -25,10 +25,14 @@
 const char *vm_exit_kind_name(enum vm_exit_kind k)
 {
 	static const char *const names[] = {
-		[VM_EXIT_NONE] = "running",	     [VM_EXIT_REBOOT] = "reboot",
-		[VM_EXIT_POWEROFF] = "poweroff",     [VM_EXIT_PANIC] = "guest panic",
-		[VM_EXIT_TRIPLE_FAULT] = "triple fault", [VM_EXIT_ERROR] = "error",
-		[VM_EXIT_USER] = "quit",	     [VM_EXIT_SIGNAL] = "signal",
+	    [VM_EXIT_NONE] = "running",
+	    [VM_EXIT_REBOOT] = "reboot",
+	    [VM_EXIT_POWEROFF] = "poweroff",
+	    [VM_EXIT_PANIC] = "guest panic",
+	    [VM_EXIT_TRIPLE_FAULT] = "triple fault",
+	    [VM_EXIT_ERROR] = "error",
+	    [VM_EXIT_USER] = "quit",
+	    [VM_EXIT_SIGNAL] = "signal",
 	};
 	return k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
@@ -157,14 +161,15 @@ static int vm_create_memory(struct vm *vm, struct kv_err *err)
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		const struct guest_region *g = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
-			.slot = i,
-			.guest_phys_addr = g->gpa,
-			.memory_size = g->size,
-			.userspace_addr = (uint64_t)(uintptr_t)(vm->mem.host + g->offset),
+		    .slot = i,
+		    .guest_phys_addr = g->gpa,
+		    .memory_size = g->size,
+		    .userspace_addr = (uint64_t)(uintptr_t)(vm->mem.host + g->offset),
 		};
 		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-			return kv_err_sys(err, errno, "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB)",
-					  i, (unsigned long long)(g->size >> 20));
+			return kv_err_sys(err, errno,
+					  "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB)", i,
+					  (unsigned long long)(g->size >> 20));
 	}
 	return 0;
 }
@@ -179,9 +184,12 @@ static int vm_create_devices(struct vm *vm, struct kv_err *err)
 	vm->kbd.hooks = &vm->hooks;
 	vm->pvpanic.hooks = &vm->hooks;
 	int r;
-	if ((r = bus_register(&vm->pio, X86_PORT_COM1, 8, &uart8250_ops, &vm->com1, "ttyS0", err)) ||
-	    (r = bus_register(&vm->pio, X86_PORT_I8042_DATA, 5, &i8042_ops, &vm->kbd, "i8042", err)) ||
-	    (r = bus_register(&vm->pio, X86_PORT_RTC_INDEX, 2, &cmos_rtc_ops, &vm->rtc, "rtc", err)) ||
+	if ((r = bus_register(&vm->pio, X86_PORT_COM1, 8, &uart8250_ops, &vm->com1, "ttyS0",
+			      err)) ||
+	    (r = bus_register(&vm->pio, X86_PORT_I8042_DATA, 5, &i8042_ops, &vm->kbd, "i8042",
+			      err)) ||
+	    (r = bus_register(&vm->pio, X86_PORT_RTC_INDEX, 2, &cmos_rtc_ops, &vm->rtc, "rtc",
+			      err)) ||
 	    (r = bus_register(&vm->pio, X86_PORT_PVPANIC, 1, &pvpanic_ops, &vm->pvpanic, "pvpanic",
 			      err)))
 		return r;
@@ -206,10 +214,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kv_err *err)
 	int r = kvm_sys_open(&vm->kvm, err);
 	if (r < 0)
 		return r;
-	if (cfg->ncpus == 0 || cfg->ncpus > (unsigned)vm->kvm.max_vcpus || cfg->ncpus > VM_MAX_VCPUS)
-		return kv_err_set(err, EINVAL, "--cpus %u: this host allows 1 to %d vCPUs per VM",
-				  cfg->ncpus,
-				  vm->kvm.max_vcpus < VM_MAX_VCPUS ? vm->kvm.max_vcpus : VM_MAX_VCPUS);
+	if (cfg->ncpus == 0 || cfg->ncpus > (unsigned)vm->kvm.max_vcpus ||
+	    cfg->ncpus > VM_MAX_VCPUS)
+		return kv_err_set(
+		    err, EINVAL, "--cpus %u: this host allows 1 to %d vCPUs per VM", cfg->ncpus,
+		    vm->kvm.max_vcpus < VM_MAX_VCPUS ? vm->kvm.max_vcpus : VM_MAX_VCPUS);
 	vm->ncpus = cfg->ncpus;
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)

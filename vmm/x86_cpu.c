@@ -95,8 +95,8 @@ void x86_cpuid_fixup(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 		fixup_leaf(&c->entries[i], id, ncpus);
 }
 
-static int set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned id,
-		     unsigned ncpus, struct kv_err *err)
+static int set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned id, unsigned ncpus,
+		     struct kv_err *err)
 {
 	size_t sz = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
 	struct kvm_cpuid2 *c = malloc(sz);

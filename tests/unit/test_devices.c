@@ -180,8 +180,9 @@ static void test_console_watch(void **state)
 	struct console_watch w;
 	console_watch_init(&w);
 	assert_int_equal(feed(&w, "[    0.1] hello\r\n"), CONSOLE_EVENT_NONE);
-	assert_int_equal(feed(&w, "[    1.2] Kernel panic - not syncing: Attempted to kill init!\r\n"),
-			 CONSOLE_EVENT_PANIC_BEGIN);
+	assert_int_equal(
+	    feed(&w, "[    1.2] Kernel panic - not syncing: Attempted to kill init!\r\n"),
+	    CONSOLE_EVENT_PANIC_BEGIN);
 	assert_string_equal(w.panic_reason, "Attempted to kill init!");
 	assert_int_equal(feed(&w, "[    1.3] ---[ end Kernel panic - not syncing: x ]---\r\n"),
 			 CONSOLE_EVENT_PANIC_END);
@@ -202,13 +203,13 @@ static void test_console_watch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_uart_tx_and_thre_irq),
-		cmocka_unit_test(test_uart_rx_fifo_backpressure),
-		cmocka_unit_test(test_uart_dlab_and_loopback),
-		cmocka_unit_test(test_i8042_reset_only_on_fe),
-		cmocka_unit_test(test_rtc_bcd_clock),
-		cmocka_unit_test(test_pvpanic),
-		cmocka_unit_test(test_console_watch),
+	    cmocka_unit_test(test_uart_tx_and_thre_irq),
+	    cmocka_unit_test(test_uart_rx_fifo_backpressure),
+	    cmocka_unit_test(test_uart_dlab_and_loopback),
+	    cmocka_unit_test(test_i8042_reset_only_on_fe),
+	    cmocka_unit_test(test_rtc_bcd_clock),
+	    cmocka_unit_test(test_pvpanic),
+	    cmocka_unit_test(test_console_watch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

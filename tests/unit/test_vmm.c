@@ -181,12 +181,12 @@ static void test_parse_size(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bus_dispatch_and_overlap),
-		cmocka_unit_test(test_guest_mem_ranges),
-		cmocka_unit_test(test_guest_mem_memfd_split),
-		cmocka_unit_test(test_cpuid_topology),
-		cmocka_unit_test(test_console_escape),
-		cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_bus_dispatch_and_overlap),
+	    cmocka_unit_test(test_guest_mem_ranges),
+	    cmocka_unit_test(test_guest_mem_memfd_split),
+	    cmocka_unit_test(test_cpuid_topology),
+	    cmocka_unit_test(test_console_escape),
+	    cmocka_unit_test(test_parse_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,13 +37,13 @@
 
 #include <linux/kvm.h>
 
-#define MEM_SIZE (4u << 20)
-#define CODE_ADDR 0x1000u   /* BSP code */
+#define MEM_SIZE   (4u << 20)
+#define CODE_ADDR  0x1000u  /* BSP code */
 #define TRAMP_ADDR 0x10000u /* AP real-mode trampoline (SIPI vector 0x10) */
-#define FLAG_ADDR 0x8000u
-#define GDT_ADDR 0x500u
-#define PML4_ADDR 0x9000u
-#define MAX_VCPUS 2
+#define FLAG_ADDR  0x8000u
+#define GDT_ADDR   0x500u
+#define PML4_ADDR  0x9000u
+#define MAX_VCPUS  2
 
 /* ---- guest code, assembled by gcc into .rodata and copied into the VM ---- */
 #define GUEST(name) extern const uint8_t name##_start[], name##_end[]
@@ -133,11 +133,11 @@ __asm__(".pushsection .rodata.guest,\"a\"\n"
 	 * in-kernel LAPIC, waits (bounded) for the AP's flag */
 	"g_smp_bsp_start:\n"
 	"  movl $0, 0x8000\n"
-	"  mov $0xfee000f0, %ebx\n  movl $0x1ff, (%rbx)\n"     /* SVR: enable */
+	"  mov $0xfee000f0, %ebx\n  movl $0x1ff, (%rbx)\n"	/* SVR: enable */
 	"  mov $0xfee00310, %ebx\n  movl $0x01000000, (%rbx)\n" /* dest id 1 */
 	"  mov $0xfee00300, %ebx\n  movl $0x00004500, (%rbx)\n" /* INIT */
-	"  movl $0x00004610, (%rbx)\n"                          /* SIPI 0x10 */
-	"  movl $0x00004610, (%rbx)\n"                          /* SIPI again */
+	"  movl $0x00004610, (%rbx)\n"				/* SIPI 0x10 */
+	"  movl $0x00004610, (%rbx)\n"				/* SIPI again */
 	"  mov $20000000, %ecx\n"
 	"2: cmpl $0x600d, 0x8000\n  je 3f\n  pause\n  dec %ecx\n  jnz 2b\n"
 	"3: mov 0x8000, %eax\n  out %eax, $0x80\n"
@@ -205,7 +205,10 @@ static void logf_(struct vcpu *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void on_sig(int s) { (void)s; }
+static void on_sig(int s)
+{
+	(void)s;
+}
 
 static void vm_init(struct vm *vm, int nvcpu)
 {
@@ -221,14 +224,18 @@ static void vm_init(struct vm *vm, int nvcpu)
 		perror("pvm-probe: KVM_SET_TSS_ADDR (ignored)");
 	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		die("KVM_CREATE_IRQCHIP");
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
 		die("KVM_CREATE_PIT2");
-	vm->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	vm->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->mem == MAP_FAILED)
 		die("mmap");
 	struct kvm_userspace_memory_region r = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = MEM_SIZE, .userspace_addr = (uintptr_t)vm->mem,
+	    .slot = 0,
+	    .guest_phys_addr = 0,
+	    .memory_size = MEM_SIZE,
+	    .userspace_addr = (uintptr_t)vm->mem,
 	};
 	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		die("KVM_SET_USER_MEMORY_REGION");
@@ -303,8 +310,16 @@ static void build_tables(struct vm *vm, bool code64)
 static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool l, bool db)
 {
 	*s = (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
-		.present = 1, .dpl = 0, .db = db, .s = 1, .l = l, .g = 1,
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = sel,
+	    .type = type,
+	    .present = 1,
+	    .dpl = 0,
+	    .db = db,
+	    .s = 1,
+	    .l = l,
+	    .g = 1,
 	};
 }
 
@@ -315,7 +330,7 @@ static void set_entry(struct vm *vm, struct vcpu *c, enum mode m, uint32_t rip)
 	if (ioctl(c->fd, KVM_GET_SREGS, &sr) < 0)
 		die("KVM_GET_SREGS");
 	if (m == MODE_REAL) {
-		struct kvm_segment *ss[] = { &sr.cs, &sr.ds, &sr.es, &sr.fs, &sr.gs, &sr.ss };
+		struct kvm_segment *ss[] = {&sr.cs, &sr.ds, &sr.es, &sr.fs, &sr.gs, &sr.ss};
 		for (unsigned i = 0; i < 6; i++) {
 			ss[i]->base = 0;
 			ss[i]->selector = 0;
@@ -349,15 +364,24 @@ static void set_entry(struct vm *vm, struct vcpu *c, enum mode m, uint32_t rip)
 static const char *exit_name(uint32_t r)
 {
 	switch (r) {
-	case KVM_EXIT_IO: return "IO";
-	case KVM_EXIT_MMIO: return "MMIO";
-	case KVM_EXIT_HLT: return "HLT";
-	case KVM_EXIT_SHUTDOWN: return "SHUTDOWN";
-	case KVM_EXIT_FAIL_ENTRY: return "FAIL_ENTRY";
-	case KVM_EXIT_INTERNAL_ERROR: return "INTERNAL_ERROR";
-	case KVM_EXIT_SYSTEM_EVENT: return "SYSTEM_EVENT";
-	case KVM_EXIT_DEBUG: return "DEBUG";
-	default: return "other";
+	case KVM_EXIT_IO:
+		return "IO";
+	case KVM_EXIT_MMIO:
+		return "MMIO";
+	case KVM_EXIT_HLT:
+		return "HLT";
+	case KVM_EXIT_SHUTDOWN:
+		return "SHUTDOWN";
+	case KVM_EXIT_FAIL_ENTRY:
+		return "FAIL_ENTRY";
+	case KVM_EXIT_INTERNAL_ERROR:
+		return "INTERNAL_ERROR";
+	case KVM_EXIT_SYSTEM_EVENT:
+		return "SYSTEM_EVENT";
+	case KVM_EXIT_DEBUG:
+		return "DEBUG";
+	default:
+		return "other";
 	}
 }
 
@@ -410,11 +434,13 @@ static void *vcpu_loop(void *arg)
 			if (run->mmio.is_write) {
 				uint64_t v = 0;
 				memcpy(&v, run->mmio.data, run->mmio.len);
-				logf_(c, "mmio-write(%#llx,%u)=%#llx ", (unsigned long long)run->mmio.phys_addr,
-				      run->mmio.len, (unsigned long long)v);
+				logf_(c, "mmio-write(%#llx,%u)=%#llx ",
+				      (unsigned long long)run->mmio.phys_addr, run->mmio.len,
+				      (unsigned long long)v);
 			} else {
 				memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-				logf_(c, "mmio-read(%#llx,%u) ", (unsigned long long)run->mmio.phys_addr, run->mmio.len);
+				logf_(c, "mmio-read(%#llx,%u) ",
+				      (unsigned long long)run->mmio.phys_addr, run->mmio.len);
 			}
 			break;
 		case KVM_EXIT_SHUTDOWN:
@@ -452,7 +478,8 @@ static double cpu_seconds(void)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* Run all vCPUs on threads; after timeout_ms, kick the ones still inside
@@ -573,7 +600,8 @@ static void case_smp(void)
 	set_entry(&vm, &vm.cpu[0], MODE_LONG64, CODE_ADDR);
 	struct kvm_mp_state mp;
 	if (ioctl(vm.cpu[1].fd, KVM_GET_MP_STATE, &mp) == 0)
-		printf("    AP initial mp_state=%u (0=RUNNABLE 1=UNINITIALIZED 2=INIT_RECEIVED)\n", mp.mp_state);
+		printf("    AP initial mp_state=%u (0=RUNNABLE 1=UNINITIALIZED 2=INIT_RECEIVED)\n",
+		       mp.mp_state);
 	vm_run(&vm, 3000, &cpu, &wall);
 	bool ok = vm.cpu[0].reset && strstr(vm.cpu[0].log, "out(0x80,4)=0x600d ") &&
 		  strstr(vm.cpu[1].log, "out3f8 'A'");
@@ -583,17 +611,19 @@ static void case_smp(void)
 
 int main(void)
 {
-	struct sigaction sa = { .sa_handler = on_sig };
+	struct sigaction sa = {.sa_handler = on_sig};
 	sigaction(SIGUSR1, &sa, NULL);
 
 	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0)
 		die("open /dev/kvm");
 	printf("KVM_GET_API_VERSION=%d  KVM_CAP_NR_VCPUS=%d  KVM_CAP_MAX_VCPUS=%d\n",
-	       ioctl(kvm, KVM_GET_API_VERSION, 0), ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS),
+	       ioctl(kvm, KVM_GET_API_VERSION, 0),
+	       ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS),
 	       ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS));
 	close(kvm);
-	printf("kvm_pvm module: %s\n", access("/sys/module/kvm_pvm", F_OK) == 0 ? "present" : "absent");
+	printf("kvm_pvm module: %s\n",
+	       access("/sys/module/kvm_pvm", F_OK) == 0 ? "present" : "absent");
 
 	simple_case("(a) 16-bit real mode", MODE_REAL, g_real_start, g_real_end);
 	simple_case("(b) 32-bit protected, paging off", MODE_PROT32, g_prot32_start, g_prot32_end);
