@@ -21,6 +21,14 @@ fail() {
 	exit 1
 }
 
+# Stage lines (with the uptime) go to the console log, which tests/nested/run
+# shows when the L1 fails.
+stage() {
+	local up
+	read -r up _ </proc/uptime 2>/dev/null || read -r up _ </newroot/proc/uptime 2>/dev/null || up=?
+	echo "nested-init: [$up] $*" >/dev/console 2>/dev/null || echo "nested-init: [$up] $*" >/newroot/dev/console
+}
+
 mount -t proc -o nosuid,nodev,noexec proc /proc || fail "cannot mount /proc"
 mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || fail "cannot mount /sys"
 mount -t devtmpfs -o mode=0755,nosuid devtmpfs /dev || fail "cannot mount /dev"
@@ -35,11 +43,13 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 
+stage "loading modules"
 while read -r m; do
 	[ -n "$m" ] || continue
 	insmod "/lib/modules/$m" || fail "cannot load module $m"
 done </modules.list
 
+stage "mounting the host root"
 mkdir -p /lower /rw /newroot
 msize=512000
 mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=$msize,cache=$cache hostroot /lower \
@@ -50,6 +60,7 @@ mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay 
 	|| fail "cannot mount the overlay on the host root"
 
 R=/newroot
+stage "mounting the rest"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs $R/run || fail "cannot mount /run"
 mkdir -p $R/run/kvbox-nested/share $R/run/lock
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=$msize,cache=none kvboxrun $R/run/kvbox-nested/share \
@@ -70,6 +81,7 @@ ln -sf /proc/self/fd/0 $R/dev/stdin
 ln -sf /proc/self/fd/1 $R/dev/stdout
 ln -sf /proc/self/fd/2 $R/dev/stderr
 
+stage "mounting cgroups ($cgmode)"
 C=$R/sys/fs/cgroup
 case "$cgmode" in
 	v2)
@@ -94,7 +106,9 @@ case "$cgmode" in
 	*) fail "unknown kvbox.cgroup=$cgmode (hybrid or v2)" ;;
 esac
 
+stage "hostname, lo"
 hostname kvbox-nested
 ip link set lo up 2>/dev/null || true
 
+stage "switch_root"
 exec switch_root $R /run/kvbox-nested/l1-pid1 /run/kvbox-nested/share
