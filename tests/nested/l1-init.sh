@@ -74,7 +74,9 @@ mkdir -p $R/dev/pts $R/dev/shm $R/dev/mqueue
 mount -t devpts -o nosuid,noexec,gid=5,mode=0620,ptmxmode=0666 devpts $R/dev/pts
 mount -t tmpfs -o nosuid,nodev,mode=1777 shm $R/dev/shm
 mount -t mqueue -o nosuid,nodev,noexec mqueue $R/dev/mqueue
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs $R/tmp || fail "cannot mount /tmp"
+# No fresh tmpfs on /tmp: the caller's tree may live there (a CI clone in
+# /tmp/...) and must stay visible; /tmp is already writable through the
+# overlay's tmpfs upper layer.
 [ -e $R/dev/ptmx ] || ln -s pts/ptmx $R/dev/ptmx
 ln -sf /proc/self/fd $R/dev/fd
 ln -sf /proc/self/fd/0 $R/dev/stdin
