@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
+#include "gofer/gofer.h"
 #include "util/cleanup.h"
 #include "util/file.h"
 #include "vmm/boot_cmd.h"
@@ -31,6 +32,13 @@
 #define DEFAULT_MEM_MIB	 256
 #define MIN_MEM_BYTES	 (4ULL << 20)
 #define DEFAULT_CMDLINE	 "console=ttyS0 reboot=k panic=-1"
+/* --rootfs: the share's tag and what Linux needs to mount it as / (a
+ * nodev root: init/do_mounts.c mount_nodev_root).  512000 is the largest
+ * msize Linux's virtio transport takes (PAGE_SIZE * (128 - 3)). */
+#define ROOTFS_TAG	 "kvboxroot"
+#define ROOTFS_CMDLINE                                                                             \
+	"root=" ROOTFS_TAG " rootfstype=9p "                                                       \
+	"rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose rw"
 
 struct boot_opts {
 	const char *kernel, *initrd, *cmdline;
@@ -39,6 +47,10 @@ struct boot_opts {
 	unsigned ncpus;
 	bool debug;
 	bool no_rng;
+	const char *rootfs;
+	struct gofer_share shares[GOFER_MAX_SHARES]; /* --rootfs first, then each --share */
+	unsigned nshares;
+	char *cmdline_buf; /* --cmdline + ROOTFS_CMDLINE, owned */
 };
 
 static void boot_usage(FILE *f)
@@ -46,10 +58,14 @@ static void boot_usage(FILE *f)
 	fprintf(f,
 		"usage: kvbox boot --kernel FILE [--initrd FILE] [--cmdline STRING]\n"
 		"                  [--cpus N] [--memory SIZE] [--no-rng] [--debug]\n"
+		"                  [--share HOST_DIR:TAG[:ro]]... [--rootfs DIR]\n"
 		"Boots FILE (bzImage or PVH ELF vmlinux) with its serial console on this\n"
 		"terminal. Ctrl-A x quits. SIZE takes K, M, G suffixes (plain numbers are MiB).\n"
 		"The guest gets a virtio-rng (virtio-mmio) unless --no-rng; each device is\n"
-		"declared by a virtio_mmio.device= entry appended to the command line.\n");
+		"declared by a virtio_mmio.device= entry appended to the command line.\n"
+		"--share exports HOST_DIR as a virtio-9p device with mount tag TAG (in the\n"
+		"guest: mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt); --rootfs\n"
+		"boots with DIR as the guest's root filesystem (9p tag " ROOTFS_TAG ").\n");
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(int code, const char *fmt, ...)
@@ -63,6 +79,52 @@ __attribute__((format(printf, 2, 3))) static int fail(int code, const char *fmt,
 	return code;
 }
 
+/* One --share HOST_DIR:TAG[:ro]; the directory is checked later, with
+ * the whole list. */
+static int add_share(struct boot_opts *o, char *spec)
+{
+	char shown[256];
+	struct kv_err err = {0};
+
+	snprintf(shown, sizeof(shown), "%s", spec);
+	if (o->nshares == GOFER_MAX_SHARES)
+		return fail(2, "--share %s: at most %d shares", shown, GOFER_MAX_SHARES);
+	if (gofer_share_parse(spec, &o->shares[o->nshares], &err) < 0)
+		return fail(2, "--share %s: %s", shown, err.msg);
+	o->nshares++;
+	return 0;
+}
+
+/* --rootfs becomes the first share; every directory must exist, every
+ * tag be unique, and the devices fit the virtio-mmio slots. */
+static int check_shares(struct boot_opts *o)
+{
+	struct kv_err err = {0};
+	unsigned slots = VM_VIRTIO_MAX - (o->no_rng ? 0 : 1);
+
+	if (o->rootfs) {
+		if (o->nshares == GOFER_MAX_SHARES)
+			return fail(2, "--rootfs: at most %d shares in all", GOFER_MAX_SHARES);
+		memmove(&o->shares[1], &o->shares[0], o->nshares * sizeof(o->shares[0]));
+		o->shares[0] = (struct gofer_share){.path = o->rootfs, .tag = ROOTFS_TAG};
+		o->nshares++;
+	}
+	if (o->nshares == 0)
+		return 0;
+	if (o->nshares > slots)
+		return fail(2, "%u shares: this machine has room for %u (%u virtio-mmio slots%s)",
+			    o->nshares, slots, VM_VIRTIO_MAX, o->no_rng ? "" : ", one is the rng");
+	if (gofer_shares_check(o->shares, o->nshares, &err) < 0)
+		return fail(2, "%s%s", o->rootfs ? "--rootfs/--share: " : "--share: ", err.msg);
+	if (o->rootfs) {
+		if (asprintf(&o->cmdline_buf, "%s%s" ROOTFS_CMDLINE, o->cmdline,
+			     o->cmdline[0] ? " " : "") < 0)
+			return fail(1, "%s", "out of memory");
+		o->cmdline = o->cmdline_buf;
+	}
+	return 0;
+}
+
 static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 {
 	static const struct option longopts[] = {
@@ -73,6 +135,8 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 	    {"memory", required_argument, NULL, 'm'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"no-rng", no_argument, NULL, 'R'},
+	    {"share", required_argument, NULL, 'S'},
+	    {"rootfs", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -92,6 +156,15 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 		case 'm': o->memory_arg = optarg; break;
 		case 'd': o->debug = true; break;
 		case 'R': o->no_rng = true; break;
+		case 'S':
+			if (add_share(o, optarg))
+				return 2;
+			break;
+		case 'r':
+			if (o->rootfs)
+				return fail(2, "%s", "--rootfs given twice");
+			o->rootfs = optarg;
+			break;
 		case 'h': boot_usage(stdout); exit(0);
 		default:
 			return fail(2, "unknown or incomplete option '%s' (see kvbox boot --help)", argv[optind - 1]);
@@ -101,7 +174,7 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 		return fail(2, "unexpected argument '%s'", argv[optind]);
 	if (!o->kernel)
 		return fail(2, "%s", "--kernel FILE is required");
-	return 0;
+	return check_shares(o);
 }
 
 static int check_sizes(struct boot_opts *o, int max_vcpus)
@@ -210,6 +283,8 @@ static int boot_prepare(struct vm *vm, const struct boot_opts *o, struct kv_err 
 	    .no_rng = o->no_rng,
 	    .no_ioeventfd = env_flag("KVBOX_NO_IOEVENTFD"),
 	    .no_irqfd = env_flag("KVBOX_NO_IRQFD"),
+	    .shares = o->shares,
+	    .nshares = o->nshares,
 	};
 	if ((r = vm_create(vm, &cfg, err)) < 0)
 		return r;
@@ -263,6 +338,8 @@ int cmd_boot(int argc, char **argv)
 	int r = parse_boot_opts(argc, argv, &o);
 	if (r)
 		return r;
+	cleanup_free char *cmdline_owned = o.cmdline_buf;
+	(void)cmdline_owned; /* freed on the way out; o.cmdline may point at it */
 	if (access(o.kernel, R_OK) < 0)
 		return fail(2, "--kernel %s: %s", o.kernel, strerror(errno));
 	struct kvm_sys probe;

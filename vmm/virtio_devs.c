@@ -24,19 +24,24 @@
 
 struct virtio_kind {
 	const char *name; /* bus name and log prefix */
-	bool (*wanted)(const struct vm_config *cfg);
-	int (*create)(struct vm *vm, struct virtio_dev **dev, struct kv_err *err);
+	/* how many devices of this kind the config asks for */
+	unsigned (*count)(const struct vm_config *cfg);
+	/* instance i (0..count-1) */
+	int (*create)(struct vm *vm, unsigned i, struct virtio_dev **dev, struct kv_err *err);
+	/* optional: after the slot is wired (irqfd, ioeventfds) */
+	int (*wire)(struct vm *vm, unsigned i, struct vm_virtio_slot *s, struct kv_err *err);
 	void (*destroy)(struct vm *vm);
 	void (*report)(const struct vm_virtio *v, FILE *f);
 };
 
-static bool rng_wanted(const struct vm_config *cfg)
+static unsigned rng_count(const struct vm_config *cfg)
 {
-	return !cfg->no_rng;
+	return cfg->no_rng ? 0 : 1;
 }
 
-static int rng_create(struct vm *vm, struct virtio_dev **dev, struct kv_err *err)
+static int rng_create(struct vm *vm, unsigned i, struct virtio_dev **dev, struct kv_err *err)
 {
+	(void)i;
 	int r = virtio_rng_init(&vm->virtio.rng, &vm->mem, err);
 	if (r < 0)
 		return r;
@@ -60,9 +65,11 @@ static void rng_report(const struct vm_virtio *v, FILE *f)
 		v->rng.bytes_served);
 }
 
-/* Slot order: rng first, so a lone rng is always at 0xd0000000 IRQ 5. */
+/* Slot order: rng first, so a lone rng is always at 0xd0000000 IRQ 5;
+ * then one virtio-9p per share (vmm/p9_devs.c), in --share order. */
 static const struct virtio_kind virtio_kinds[] = {
-    {"virtio-rng", rng_wanted, rng_create, rng_destroy, rng_report},
+    {"virtio-rng", rng_count, rng_create, NULL, rng_destroy, rng_report},
+    {"virtio-9p", vm_p9_count, vm_p9_create, vm_p9_wire, vm_p9_destroy, vm_p9_report},
 };
 
 static const struct bus_dev_ops virtio_bus_ops = {virtio_mmio_bus_read, virtio_mmio_bus_write};
@@ -183,7 +190,7 @@ static int slot_wire_notify(struct vm *vm, struct vm_virtio_slot *s, struct kv_e
 
 /* ---- building ---- */
 
-static int slot_add(struct vm *vm, const struct virtio_kind *k, struct kv_err *err)
+static int slot_add(struct vm *vm, const struct virtio_kind *k, unsigned i, struct kv_err *err)
 {
 	struct vm_virtio *v = &vm->virtio;
 	if (v->n == VM_VIRTIO_MAX)
@@ -192,27 +199,28 @@ static int slot_add(struct vm *vm, const struct virtio_kind *k, struct kv_err *e
 	struct vm_virtio_slot *s = &v->slot[v->n];
 	*s = (struct vm_virtio_slot){.vm = vm, .name = k->name, .irqfd = -1};
 	virtio_mmio_slot(v->n, &s->base, &s->gsi);
-	int r = k->create(vm, &s->dev, err);
+	int r = k->create(vm, i, &s->dev, err);
 	if (r < 0)
 		return kv_err_wrap(err, r, "%s", k->name);
 	v->n++; /* from here vm_virtio_destroy() cleans it up */
 	if ((r = bus_register(&vm->mmio, s->base, VIRTIO_MMIO_WINDOW, &virtio_bus_ops, s->dev,
 			      s->name, err)) < 0)
 		return r;
-	if ((r = slot_wire_irq(vm, s, err)) < 0)
+	if ((r = slot_wire_irq(vm, s, err)) < 0 || (r = slot_wire_notify(vm, s, err)) < 0)
 		return r;
-	return slot_wire_notify(vm, s, err);
+	return k->wire ? k->wire(vm, i, s, err) : 0;
 }
 
 int vm_virtio_create(struct vm *vm, struct kv_err *err)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(virtio_kinds); i++) {
 		const struct virtio_kind *k = &virtio_kinds[i];
-		if (!k->wanted(&vm->cfg))
-			continue;
-		int r = slot_add(vm, k, err);
-		if (r < 0)
-			return r;
+		unsigned n = k->count(&vm->cfg);
+		for (unsigned j = 0; j < n; j++) {
+			int r = slot_add(vm, k, j, err);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }

@@ -39,6 +39,7 @@
 #include "util/err.h"
 #include "virtio/rng.h"
 #include "vmm/fd_handlers.h"
+#include "vmm/p9_devs.h"
 
 #define VM_VIRTIO_MAX	     8 /* slots: windows 0xd0000000..0xd0007fff, IRQs 5..12 */
 #define VM_VIRTIO_MAX_QUEUES 4 /* queues per device given an ioeventfd; others exit */
@@ -75,9 +76,10 @@ struct vm_virtio_slot {
 struct vm_virtio {
 	unsigned n;
 	struct vm_virtio_slot slot[VM_VIRTIO_MAX];
-	/* The devices themselves (one of each kind at most, for now). */
+	/* The devices themselves. */
 	struct virtio_rng rng;
 	bool rng_live;
+	struct vm_p9 p9; /* one virtio-9p per share, and their gofer */
 };
 
 /* Builds every device the config asks for, in table order, registers its

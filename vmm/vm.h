@@ -64,6 +64,10 @@ struct vm_config {
 	bool no_rng;	   /* leave virtio-rng out */
 	bool no_ioeventfd; /* queue notifications only by MMIO exits (tests) */
 	bool no_irqfd;	   /* interrupts only by KVM_IRQ_LINE (tests) */
+	/* virtio-9p shares, served by one gofer process (vmm/p9_devs.h) */
+	const struct gofer_share *shares;
+	unsigned nshares;
+	const char *gofer_exe; /* NULL: /proc/self/exe */
 };
 
 /* What the main-thread event loop did, for --debug (vmm/runloop.c). */

@@ -769,7 +769,8 @@ static void test_gofer_jail(void **state)
 	assert_int_equal(gofer_client_stop(&f->gofer, 5000), 0);
 }
 
-/* The gofer dies with its parent even when nobody tells it. */
+/* The gofer dies with its parent (PR_SET_DEATHSIG) even when nobody tells
+ * it and its control socket stays open elsewhere. */
 static void test_gofer_dies_with_parent(void **state)
 {
 	struct fx *f = *state;
@@ -786,14 +787,23 @@ static void test_gofer_dies_with_parent(void **state)
 		strcpy(sh.tag, "t");
 		if (gofer_client_start(&c, &cfg, NULL) || gofer_client_set_mem(&c, &f->mem, NULL))
 			_exit(1);
-		(void)!write(pfd[1], &c.pid, sizeof(c.pid));
+		/* a second holder of the control socket: no EOF reaches the
+		 * gofer when we die, only the death signal */
+		pid_t holder = fork();
+		if (holder == 0) {
+			pause();
+			_exit(0);
+		}
+		pid_t pids[2] = {c.pid, holder};
+		(void)!write(pfd[1], pids, sizeof(pids));
 		pause();
 		_exit(0);
 	}
 	close(pfd[1]);
-	pid_t gpid = 0;
-	assert_int_equal(read(pfd[0], &gpid, sizeof(gpid)), sizeof(gpid));
+	pid_t pids[2] = {0, 0};
+	assert_int_equal(read(pfd[0], pids, sizeof(pids)), sizeof(pids));
 	close(pfd[0]);
+	pid_t gpid = pids[0];
 	assert_int_equal(kill(gpid, 0), 0);
 	kill(mid, SIGKILL);
 	waitpid(mid, NULL, 0);
@@ -801,6 +811,8 @@ static void test_gofer_dies_with_parent(void **state)
 	for (i = 0; i < 500 && waitpid(gpid, &st, WNOHANG) != gpid; i++)
 		usleep(10000);
 	assert_true(i < 500);
+	kill(pids[1], SIGKILL);
+	waitpid(pids[1], NULL, 0);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
