@@ -25,9 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gofer/gofer.h"
@@ -62,34 +60,6 @@ struct gofer {
 	struct vq_chain *chain;
 	struct gofer_queue q[GOFER_MAX_SHARES];
 };
-
-/* Maps the VMM's guest-RAM memfd with the layout it described.  The memfd
- * must be sealed against shrinking (else the VMM, or anyone holding it,
- * could fault us with SIGBUS) and hold the whole layout. */
-static int map_mem(struct gofer *g, int fd, const struct gofer_msg *m, struct kv_err *err)
-{
-	struct stat st;
-	int seals = fcntl(fd, F_GET_SEALS);
-
-	if (seals < 0 || !(seals & F_SEAL_SHRINK))
-		return kv_err_set(err, EINVAL, "guest memory fd is not sealed against shrinking");
-	if (fstat(fd, &st) < 0)
-		return kv_err_sys(err, errno, "fstat guest memory");
-	if ((uint64_t)st.st_size < m->mem_size)
-		return kv_err_set(err, EINVAL, "guest memory fd smaller than its layout");
-	void *p = mmap(NULL, m->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-	if (p == MAP_FAILED)
-		return kv_err_sys(err, errno, "mapping guest memory");
-	(void)madvise(p, m->mem_size, MADV_DONTDUMP);
-	memset(&g->mem, 0, sizeof(g->mem));
-	g->mem.fd = fd;
-	g->mem.host = p;
-	g->mem.total = m->mem_size;
-	g->mem.nregions = m->nregions;
-	memcpy(g->mem.regions, m->regions, sizeof(g->mem.regions));
-	g->have_mem = true;
-	return 0;
-}
 
 static void queue_stop(struct gofer *g, unsigned i)
 {
@@ -178,11 +148,15 @@ static void ctl_message(struct gofer *g, const struct gofer_msg *m, int fds[2])
 			r = -EBUSY;
 			break;
 		}
-		r = map_mem(g, fds[0], m, &err);
-		if (r < 0)
+		/* sealed, sized and laid out as described (the parser
+		 * checked the layout too) */
+		r = guest_mem_from_fd(&g->mem, fds[0], m->mem_size, m->regions, m->nregions, &err);
+		if (r < 0) {
 			fprintf(stderr, "kvbox gofer: %s\n", err.msg);
-		else
+		} else {
+			g->have_mem = true;
 			fds[0] = -1; /* g->mem owns it */
+		}
 		break;
 	case GOFER_MSG_ACTIVATE:
 		r = do_activate(g, m, fds);

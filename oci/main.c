@@ -8,22 +8,21 @@
 #include <string.h>
 
 #include "gofer/gofer.h"
+#include "oci/cli.h"
 #include "vmm/boot_cmd.h"
-#include "vmm/kvm.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kvbox [--version] COMMAND [ARGS...]\n"
+	fprintf(f, "usage: kvbox [--version] [GLOBAL FLAGS] COMMAND [ARGS...]\n"
 		   "commands:\n"
 		   "  boot      boot a kernel image with its console on this terminal\n"
 		   "  version   print version and KVM information\n");
+	oci_cli_usage_commands(f);
 }
 
 static int cmd_version(void)
 {
-	printf("kvbox version %s\n", KVBOX_VERSION);
-	printf("spec: 1.0.2\n");
-	printf("kvm: %s\n", kvm_flavour_name(kvm_detect_flavour()));
+	oci_cli_version(stdout);
 	return 0;
 }
 
@@ -45,6 +44,6 @@ int main(int argc, char **argv)
 	/* internal roles, started by kvbox itself (docs/cli.md) */
 	if (!strcmp(cmd, "gofer"))
 		return cmd_gofer(argc - 1, argv + 1);
-	fprintf(stderr, "kvbox: unknown command '%s' (see kvbox --help)\n", cmd);
-	return 2;
+	/* the runc-compatible commands and their global flags (oci/cli.c) */
+	return oci_cli_main(argc, argv);
 }

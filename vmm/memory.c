@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -62,6 +63,41 @@ void guest_mem_destroy(struct guest_mem *m)
 		close(m->fd);
 	m->host = NULL;
 	m->fd = -1;
+}
+
+int guest_mem_from_fd(struct guest_mem *m, int fd, uint64_t size, const struct guest_region *regions,
+		      unsigned nregions, struct kv_err *err)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (nregions == 0 || nregions > GUEST_MEM_MAX_REGIONS || size == 0)
+		return kv_err_set(err, EINVAL, "guest memory: bad layout");
+	for (unsigned i = 0; i < nregions; i++) {
+		const struct guest_region *r = &regions[i];
+		if (r->size == 0 || r->offset > size || r->size > size - r->offset ||
+		    r->gpa + r->size < r->gpa || (i && r->gpa < regions[i - 1].gpa + regions[i - 1].size))
+			return kv_err_set(err, EINVAL, "guest memory: bad region %u", i);
+	}
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return kv_err_set(err, EINVAL, "guest memory fd is not sealed against shrinking");
+	if (fstat(fd, &st) < 0)
+		return kv_err_sys(err, errno, "guest memory fd");
+	if ((uint64_t)st.st_size < size)
+		return kv_err_set(err, EINVAL, "guest memory fd is smaller than its layout");
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED)
+		return kv_err_sys(err, errno, "mapping %llu bytes of guest memory",
+				  (unsigned long long)size);
+	(void)madvise(p, size, MADV_DONTDUMP);
+	m->fd = fd;
+	m->host = p;
+	m->total = size;
+	m->nregions = nregions;
+	memcpy(m->regions, regions, nregions * sizeof(*regions));
+	return 0;
 }
 
 void guest_mem_fake(struct guest_mem *m, void *buf, uint64_t size)

@@ -35,6 +35,14 @@ struct guest_mem {
 int guest_mem_create(struct guest_mem *m, uint64_t bytes, uint64_t hole_start, struct kv_err *err);
 void guest_mem_destroy(struct guest_mem *m);
 
+/* Maps guest RAM another process created (the gofer, from the VMM's
+ * memfd): `size` bytes of fd laid out as regions[0..n).  The fd must be
+ * sealed against shrinking and hold `size` bytes; regions must lie inside
+ * it, ascend and not overlap.  Takes fd on success (guest_mem_destroy
+ * closes it). */
+int guest_mem_from_fd(struct guest_mem *m, int fd, uint64_t size, const struct guest_region *regions,
+		      unsigned nregions, struct kv_err *err);
+
 /* Wraps an existing buffer as RAM at gpa 0 (tests, fuzzers). */
 void guest_mem_fake(struct guest_mem *m, void *buf, uint64_t size);
 

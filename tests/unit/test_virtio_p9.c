@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -832,11 +833,40 @@ static void test_gofer_cannot_start(void **state)
 	assert_int_equal(f->gofer.pid, -1);
 }
 
+/* The gofer's view of guest RAM: the VMM's sealed memfd, same layout. */
+static void test_guest_mem_from_fd(void **state)
+{
+	struct fx *f = *state;
+	struct guest_mem m;
+	struct kv_err err = {0};
+	int fd = fcntl(f->mem.fd, F_DUPFD_CLOEXEC, 0);
+
+	assert_int_equal(guest_mem_from_fd(&m, fd, f->mem.total, f->mem.regions, f->mem.nregions,
+					   &err), 0);
+	memcpy(f->mem.host + 4096, "shared", 6);
+	assert_memory_equal(guest_mem_ptr(&m, 4096, 6), "shared", 6);
+	assert_null(guest_mem_ptr(&m, RAM_SIZE - 2, 4));
+	guest_mem_destroy(&m); /* closes fd */
+	/* bigger than the memfd, regions outside it or overlapping, no seal */
+	fd = fcntl(f->mem.fd, F_DUPFD_CLOEXEC, 0);
+	assert_int_equal(guest_mem_from_fd(&m, fd, 2 * RAM_SIZE, f->mem.regions, 1, NULL), -EINVAL);
+	struct guest_region bad[2] = {{0, RAM_SIZE, 0}, {RAM_SIZE / 2, 4096, 0}};
+	assert_int_equal(guest_mem_from_fd(&m, fd, RAM_SIZE, bad, 2, NULL), -EINVAL);
+	bad[0].offset = 4096;
+	assert_int_equal(guest_mem_from_fd(&m, fd, RAM_SIZE, bad, 1, NULL), -EINVAL);
+	close(fd);
+	fd = memfd_create("unsealed", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(fd, RAM_SIZE), 0);
+	assert_int_equal(guest_mem_from_fd(&m, fd, RAM_SIZE, f->mem.regions, 1, NULL), -EINVAL);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tag_check),
 	    cmocka_unit_test_setup_teardown(test_config_space, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_guest_mem_from_fd, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_inproc_read_write, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_inproc_no_interrupt_flag, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_inproc_no_room, fx_setup, fx_teardown),
