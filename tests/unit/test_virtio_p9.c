@@ -46,6 +46,7 @@
 #include <linux/virtio_ids.h>
 
 #include "gofer/client.h"
+#include "util/cleanup.h"
 #include "gofer/p9wire.h"
 #include "virtio/p9.h"
 
@@ -833,6 +834,86 @@ static void test_gofer_cannot_start(void **state)
 	assert_int_equal(f->gofer.pid, -1);
 }
 
+/* The gofer dies while the guest uses it: every 9p device fails, a reset
+ * does not hang, the VMM goes on. */
+static void test_gofer_killed(void **state)
+{
+	struct fx *f = *state;
+	struct drv *d = &f->drv;
+
+	fx_gofer(f, NULL);
+	assert_int_equal(gofer_client_set_mem(&f->gofer, &f->mem, NULL), 0);
+	drv_probe(d, F_VERSION_1);
+	drv_session(d, "data", 0);
+	kill(f->gofer.pid, SIGKILL);
+	struct pollfd p = {.fd = gofer_client_fd(&f->gofer), .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(gofer_client_ready(&f->gofer), -EPIPE);
+	assert_true(r32(d->dev, VIRTIO_MMIO_STATUS) & NR);
+	assert_true(r32(&f->p9b.vdev, VIRTIO_MMIO_STATUS) & NR);
+	w32(d->dev, VIRTIO_MMIO_STATUS, 0); /* returns at once */
+	drv_probe(d, F_VERSION_1);	   /* activation fails cleanly */
+	assert_true(r32(d->dev, VIRTIO_MMIO_STATUS) & NR);
+	int st = gofer_client_stop(&f->gofer, 5000);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+/* A hostile or broken gofer (this test binary playing one, see
+ * fake_gofer()): the VMM side refuses it, kills it, and never hangs. */
+static void test_gofer_hostile_peer(void **state)
+{
+	struct fx *f = *state;
+	static const char *modes[] = {"garbage", "wrong-seq", "with-fd", "silent", "short"};
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	assert_true(n > 0);
+	self[n] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		struct gofer_share sh = {.path = f->dir};
+		struct gofer_client_config cfg = {
+		    .exe = self, .shares = &sh, .nshares = 1, .timeout_ms = 300};
+		struct gofer_client c;
+		struct kv_err err = {0};
+		strcpy(sh.tag, "t");
+		setenv("KVBOX_FAKE_GOFER", modes[i], 1);
+		assert_int_equal(gofer_client_start(&c, &cfg, NULL), 0);
+		assert_int_not_equal(gofer_client_set_mem(&c, &f->mem, &err), 0);
+		assert_true(c.dead);
+		gofer_client_destroy(&c);
+		assert_int_equal(c.pid, -1); /* reaped */
+	}
+	unsetenv("KVBOX_FAKE_GOFER");
+}
+
+/* argv: <self> gofer --control-fd N ...: answer the first request as
+ * KVBOX_FAKE_GOFER says. */
+static int fake_gofer(int argc, char **argv)
+{
+	const char *mode = getenv("KVBOX_FAKE_GOFER");
+	int fd = argc > 3 ? atoi(argv[3]) : -1;
+	struct gofer_msg m;
+	int fds[GOFER_MSG_MAX_FDS];
+
+	if (!mode || fd < 0 || gofer_msg_recv(fd, false, GOFER_ACCEPT_GOFER, 1, &m, fds) != 1)
+		return 1;
+	uint32_t seq = m.seq;
+	gofer_msg_init(&m, GOFER_MSG_REPLY, seq, 0);
+	if (!strcmp(mode, "garbage")) {
+		memset(&m, 0x5a, sizeof(m));
+		(void)!write(fd, &m, sizeof(m));
+	} else if (!strcmp(mode, "wrong-seq")) {
+		m.seq = seq + 7;
+		gofer_msg_send(fd, &m, NULL, 0);
+	} else if (!strcmp(mode, "with-fd")) {
+		gofer_msg_send(fd, &m, &fds[0], 1);
+	} else if (!strcmp(mode, "short")) {
+		(void)!write(fd, &m, 10);
+	} /* silent: say nothing */
+	pause(); /* until killed */
+	return 0;
+}
+
 /* The gofer's view of guest RAM: the VMM's sealed memfd, same layout. */
 static void test_guest_mem_from_fd(void **state)
 {
@@ -861,8 +942,10 @@ static void test_guest_mem_from_fd(void **state)
 	close(fd);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "gofer"))
+		return fake_gofer(argc, argv);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tag_check),
 	    cmocka_unit_test_setup_teardown(test_config_space, fx_setup, fx_teardown),
@@ -878,6 +961,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_gofer_jail, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_dies_with_parent, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_cannot_start, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gofer_killed, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gofer_hostile_peer, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
