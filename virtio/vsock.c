@@ -198,7 +198,7 @@ unsigned virtio_vsock_conn_count(struct virtio_vsock *vs)
 	unsigned n = 0;
 	pthread_mutex_lock(&vs->vdev.lock);
 	for (unsigned i = 0; i < vs->max_conns; i++)
-		n += vs->conns[i].state != VSOCK_FREE;
+		n += vs->conns[i].state != VSOCK_FREE && vs->conns[i].state != VSOCK_DEAD;
 	pthread_mutex_unlock(&vs->vdev.lock);
 	return n;
 }

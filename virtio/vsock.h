@@ -207,7 +207,8 @@ int virtio_vsock_connect(struct virtio_vsock *vs, uint32_t guest_port, vsock_con
  * the guest next posts an event buffer).  For restore from a snapshot. */
 void virtio_vsock_transport_reset(struct virtio_vsock *vs);
 
-/* Connections in use (tests, reports). */
+/* Live connections (tests, reports); slots still flushing bytes to a host
+ * socket or holding a callback for poll() are not counted. */
 unsigned virtio_vsock_conn_count(struct virtio_vsock *vs);
 
 #endif

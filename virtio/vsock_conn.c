@@ -343,7 +343,10 @@ void vsock_conn_io(struct virtio_vsock *vs, struct vsock_conn *c, uint32_t event
 		c->readable = true;
 		if (c->peer_shut & VIRTIO_VSOCK_SHUTDOWN_RCV)
 			c->host_eof = true; /* nothing more will be read */
-		conn_host_gone(c);
+		/* After our own SHUT_WR, HUP only says both directions are
+		 * done: the host may still be reading what we wrote. */
+		if (!c->wr_shut)
+			conn_host_gone(c);
 		conn_after_flush(vs, c);
 		return;
 	}

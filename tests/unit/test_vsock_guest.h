@@ -44,6 +44,7 @@ struct guest {
 	uint16_t last_used[VSOCK_NQUEUES];
 	unsigned tx_slot;
 	unsigned rx_posted; /* buffers handed out so far (ids 0..) */
+	bool no_repost;	    /* g_recv leaves the buffer with the guest */
 	/* host side */
 	int accepted[16];
 	uint32_t accepted_gport[16];
@@ -260,7 +261,8 @@ static inline bool g_recv(struct guest *g, struct rxpkt *p)
 	assert_int_equal(p->src_cid, VSOCK_HOST_CID);
 	assert_int_equal(p->dst_cid, G_CID);
 	assert_int_equal(p->type, VIRTIO_VSOCK_TYPE_STREAM);
-	g_post_rx(g, 1);
+	if (!g->no_repost)
+		g_post_rx(g, 1);
 	return true;
 }
 
@@ -281,11 +283,13 @@ static inline void g_pump(struct guest *g)
 		virtio_vsock_poll(&g->vs);
 }
 
-/* Guest connect() to a listened host port; returns the host fd. */
-static inline int g_connect(struct guest *g, struct gconn *c, uint32_t gport, uint32_t hport)
+/* Guest connect() to a listened host port, advertising buf_alloc;
+ * returns the host fd. */
+static inline int g_connect_buf(struct guest *g, struct gconn *c, uint32_t gport, uint32_t hport,
+				uint32_t buf_alloc)
 {
 	struct rxpkt p;
-	*c = (struct gconn){.gport = gport, .hport = hport, .buf_alloc = 256 * 1024};
+	*c = (struct gconn){.gport = gport, .hport = hport, .buf_alloc = buf_alloc};
 	unsigned before = g->naccepted;
 	g_send(g, c, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
 	g_expect(g, c, VIRTIO_VSOCK_OP_RESPONSE, &p);
@@ -293,6 +297,31 @@ static inline int g_connect(struct guest *g, struct gconn *c, uint32_t gport, ui
 	assert_int_equal(g->naccepted, before + 1);
 	assert_int_equal(g->accepted_gport[before], gport);
 	return g->accepted[before];
+}
+
+static inline int g_connect(struct guest *g, struct gconn *c, uint32_t gport, uint32_t hport)
+{
+	return g_connect_buf(g, c, gport, hport, 256 * 1024);
+}
+
+/* The host fd reads EOF (after draining whatever is still queued). */
+static inline void host_expect_eof(struct guest *g, int fd)
+{
+	uint8_t sink[4096];
+	for (int spins = 0; spins < 10000; spins++) {
+		ssize_t n = read(fd, sink, sizeof(sink));
+		if (n == 0)
+			return;
+		if (n < 0)
+			g_pump(g);
+	}
+	fail_msg("no EOF on fd %d", fd);
+}
+
+static inline bool host_would_block(int fd)
+{
+	uint8_t b;
+	return read(fd, &b, 1) < 0 && errno == EAGAIN;
 }
 
 /* Reads exactly len bytes from a non-blocking fd, pumping the device. */
