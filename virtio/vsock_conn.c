@@ -191,10 +191,14 @@ void vsock_conn_abort(struct virtio_vsock *vs, struct vsock_conn *c, uint8_t not
 	}
 	conn_drop_buf(c);
 	conn_close_fd(vs, c);
-	c->state = VSOCK_ABORTING;
-	c->pending = VSOCK_P_RST;
 	if (c->notify)
 		vsock_wake(vs);
+	if (c->pending & VSOCK_P_REQUEST) { /* the guest never heard of it */
+		vsock_conn_close(vs, c);
+		return;
+	}
+	c->state = VSOCK_ABORTING;
+	c->pending = VSOCK_P_RST;
 }
 
 void vsock_conn_drop_all(struct virtio_vsock *vs)
@@ -250,8 +254,10 @@ static void conn_credit_check(struct vsock_conn *c)
 {
 	if (c->state != VSOCK_CONNECTED || (c->peer_shut & VIRTIO_VSOCK_SHUTDOWN_SEND))
 		return;
+	/* What the guest thinks it has in flight; only a guest that ignored
+	 * credit can push this past VSOCK_BUF_ALLOC. */
 	uint32_t guest_view_used = c->rx_cnt - c->fwd_adv;
-	if (c->fwd_cnt != c->fwd_adv && VSOCK_BUF_ALLOC - guest_view_used < VSOCK_CREDIT_LOW)
+	if (c->fwd_cnt != c->fwd_adv && guest_view_used > VSOCK_BUF_ALLOC - VSOCK_CREDIT_LOW)
 		c->pending |= VSOCK_P_CREDIT;
 }
 

@@ -47,6 +47,104 @@ static void test_probe_config(void **state)
 	assert_int_equal(virtio_vsock_init(&vs, &g.mem, 3, VSOCK_MAX_CONNS + 1, NULL), -EINVAL);
 }
 
+enum { BIG = 300 * 1024 };
+
+/* BIG bytes guest -> host, exact, the guest honouring credit and the host
+ * reading as it comes: credit updates keep the guest going. */
+static void bulk_to_host(struct guest *g, struct gconn *c, int fd, uint32_t seed)
+{
+	struct rxpkt p;
+	uint8_t *out = malloc(BIG), *in = malloc(BIG);
+	fill_pattern(out, BIG, seed);
+	size_t sent = 0, rcvd = 0;
+	for (int spins = 0; rcvd < BIG && spins < 100000; spins++) {
+		uint32_t credit = c->peer_buf_alloc - (c->tx_cnt - c->peer_fwd_cnt);
+		uint32_t n = BIG - sent < 60000 ? (uint32_t)(BIG - sent) : 60000;
+		if (n > credit)
+			n = credit;
+		if (n) {
+			g_send(g, c, VIRTIO_VSOCK_OP_RW, 0, out + sent, n);
+			sent += n;
+		}
+		while (g_recv(g, &p)) {
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+			c->peer_fwd_cnt = p.fwd_cnt;
+		}
+		ssize_t k = read(fd, in + rcvd, BIG - rcvd);
+		if (k > 0)
+			rcvd += (size_t)k;
+		else
+			g_pump(g);
+	}
+	assert_int_equal(rcvd, BIG);
+	assert_memory_equal(in, out, BIG);
+	free(out);
+	free(in);
+}
+
+/* BIG bytes host -> guest, exact; the guest app reads as they come and
+ * tells the device every 64 KiB. */
+static void bulk_to_guest(struct guest *g, struct gconn *c, int fd, uint32_t seed)
+{
+	struct rxpkt p;
+	uint8_t *out = malloc(BIG), *in = malloc(BIG);
+	fill_pattern(out, BIG, seed);
+	size_t wrote = 0, got = 0;
+	uint32_t told = c->fwd_cnt;
+	for (int spins = 0; got < BIG && spins < 100000; spins++) {
+		if (wrote < BIG) {
+			ssize_t n = write(fd, out + wrote, BIG - wrote);
+			if (n > 0)
+				wrote += (size_t)n;
+		}
+		g_pump(g);
+		while (g_recv(g, &p)) {
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_RW);
+			assert_true(got + p.len <= BIG);
+			memcpy(in + got, p.data, p.len);
+			got += p.len;
+			c->fwd_cnt += p.len;
+		}
+		if (c->fwd_cnt - told > 64 * 1024) {
+			g_send(g, c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
+			told = c->fwd_cnt;
+		}
+	}
+	assert_int_equal(got, BIG);
+	assert_memory_equal(in, out, BIG);
+	free(out);
+	free(in);
+}
+
+/* Guest -> host until the guest's credit is 0 with every update seen,
+ * the host not reading.  Returns the bytes sent. */
+static size_t guest_fill_credit(struct guest *g, struct gconn *c)
+{
+	static uint8_t chunk[60000];
+	struct rxpkt p;
+	size_t sent = 0;
+	fill_pattern(chunk, sizeof(chunk), 9);
+	for (int spins = 0;; spins++) {
+		assert_true(spins < 1000);
+		uint32_t credit = c->peer_buf_alloc - (c->tx_cnt - c->peer_fwd_cnt);
+		if (credit == 0) {
+			g_pump(g);
+			if (!g_recv(g, &p))
+				return sent;
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+			c->peer_fwd_cnt = p.fwd_cnt;
+			continue;
+		}
+		uint32_t n = credit < sizeof(chunk) ? credit : (uint32_t)sizeof(chunk);
+		g_send(g, c, VIRTIO_VSOCK_OP_RW, 0, chunk, n);
+		sent += n;
+		while (g_recv(g, &p)) {
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+			c->peer_fwd_cnt = p.fwd_cnt;
+		}
+	}
+}
+
 static void test_guest_connect_data(void **state)
 {
 	struct guest g;
@@ -72,59 +170,8 @@ static void test_guest_connect_data(void **state)
 	assert_memory_equal(p.data, "world!", 6);
 	assert_false(g_recv(&g, &p));
 
-	/* 300 KiB each way, exact bytes, the guest honouring credit and the
-	 * host reading as it comes: credit updates keep the guest going. */
-	enum { BIG = 300 * 1024 };
-	uint8_t *out = malloc(BIG), *in = malloc(BIG);
-	fill_pattern(out, BIG, 1);
-	size_t sent = 0, rcvd = 0;
-	for (int spins = 0; rcvd < BIG && spins < 100000; spins++) {
-		uint32_t credit = c.peer_buf_alloc - (c.tx_cnt - c.peer_fwd_cnt);
-		uint32_t n = BIG - sent < 60000 ? (uint32_t)(BIG - sent) : 60000;
-		if (n > credit)
-			n = credit;
-		if (n) {
-			g_send(&g, &c, VIRTIO_VSOCK_OP_RW, 0, out + sent, n);
-			sent += n;
-		}
-		while (g_recv(&g, &p)) {
-			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
-			c.peer_fwd_cnt = p.fwd_cnt;
-		}
-		ssize_t k = read(fd, in + rcvd, BIG - rcvd);
-		if (k > 0)
-			rcvd += (size_t)k;
-		else
-			g_pump(&g);
-	}
-	assert_int_equal(rcvd, BIG);
-	assert_memory_equal(in, out, BIG);
-
-	fill_pattern(out, BIG, 2);
-	size_t wrote = 0, got = 0;
-	for (int spins = 0; got < BIG && spins < 100000; spins++) {
-		if (wrote < BIG) {
-			ssize_t n = write(fd, out + wrote, BIG - wrote);
-			if (n > 0)
-				wrote += (size_t)n;
-		}
-		g_pump(&g);
-		while (g_recv(&g, &p)) {
-			assert_int_equal(p.op, VIRTIO_VSOCK_OP_RW);
-			assert_true(got + p.len <= BIG);
-			memcpy(in + got, p.data, p.len);
-			got += p.len;
-			c.fwd_cnt += p.len;
-		}
-		if (c.fwd_cnt - c.peer_fwd_cnt > 64 * 1024) { /* guest consumed */
-			g_send(&g, &c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
-			c.peer_fwd_cnt = c.fwd_cnt;
-		}
-	}
-	assert_int_equal(got, BIG);
-	assert_memory_equal(in, out, BIG);
-	free(out);
-	free(in);
+	bulk_to_host(&g, &c, fd, 1);
+	bulk_to_guest(&g, &c, fd, 2);
 	assert_int_equal(virtio_vsock_conn_count(&g.vs), 1);
 	g_fini(&g);
 }
@@ -270,30 +317,10 @@ static void test_credit_guest_exceeds(void **state)
 	struct guest g;
 	struct gconn c;
 	struct rxpkt p;
-	static uint8_t chunk[60000];
 	g_init(&g);
 	assert_int_equal(virtio_vsock_listen(&g.vs, HOST_PORT, g_on_accept, &g, NULL), 0);
 	int fd = g_connect(&g, &c, 5002, HOST_PORT);
-	size_t sent = 0;
-	for (int spins = 0;; spins++) {
-		assert_true(spins < 1000);
-		uint32_t credit = c.peer_buf_alloc - (c.tx_cnt - c.peer_fwd_cnt);
-		if (credit == 0) {
-			g_pump(&g);
-			if (!g_recv(&g, &p))
-				break;
-			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
-			c.peer_fwd_cnt = p.fwd_cnt;
-			continue;
-		}
-		uint32_t n = credit < sizeof(chunk) ? credit : (uint32_t)sizeof(chunk);
-		g_send(&g, &c, VIRTIO_VSOCK_OP_RW, 0, chunk, n);
-		sent += n;
-		while (g_recv(&g, &p)) {
-			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
-			c.peer_fwd_cnt = p.fwd_cnt;
-		}
-	}
+	size_t sent = guest_fill_credit(&g, &c);
 	/* The socket took some, our buffer holds exactly buf_alloc. */
 	assert_true(sent >= VSOCK_BUF_ALLOC);
 	assert_int_equal(c.tx_cnt - c.peer_fwd_cnt, VSOCK_BUF_ALLOC);
@@ -304,6 +331,40 @@ static void test_credit_guest_exceeds(void **state)
 	assert_int_equal(g.vs.stats.bad_packets, 1);
 	host_expect_eof(&g, fd);
 	assert_int_equal(virtio_vsock_conn_count(&g.vs), 0);
+	g_fini(&g);
+}
+
+/* The guest closes (or resets) with a full backlog and a host that reads
+ * late: every byte still reaches the host, then EOF. */
+static void test_close_with_backlog(void **state)
+{
+	struct guest g;
+	struct gconn c;
+	struct rxpkt p;
+	static uint8_t in[4 << 20];
+	g_init(&g);
+	assert_int_equal(virtio_vsock_listen(&g.vs, HOST_PORT, g_on_accept, &g, NULL), 0);
+	for (int rst = 0; rst < 2; rst++) {
+		int fd = g_connect(&g, &c, 5100 + (uint32_t)rst, HOST_PORT);
+		size_t sent = guest_fill_credit(&g, &c);
+		/* the socket is full and the device holds a whole buf_alloc */
+		assert_int_equal(c.tx_cnt - c.peer_fwd_cnt, VSOCK_BUF_ALLOC);
+		if (rst) {
+			g_send(&g, &c, VIRTIO_VSOCK_OP_RST, 0, NULL, 0);
+			assert_int_equal(virtio_vsock_conn_count(&g.vs), 0);
+		} else {
+			g_send(&g, &c, VIRTIO_VSOCK_OP_SHUTDOWN,
+			       VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND, NULL, 0);
+			g_pump(&g);
+			assert_false(g_recv(&g, &p)); /* no RST before the bytes are out */
+		}
+		assert_true(sent < sizeof(in));
+		host_read_all(&g, fd, in, sent);
+		host_expect_eof(&g, fd);
+		if (!rst)
+			g_expect(&g, &c, VIRTIO_VSOCK_OP_RST, &p);
+		assert_int_equal(virtio_vsock_conn_count(&g.vs), 0);
+	}
 	g_fini(&g);
 }
 
@@ -593,6 +654,21 @@ static void test_rx_starvation(void **state)
 	g_post_rx(&g, 2);
 	g_expect(&g, &c, VIRTIO_VSOCK_OP_RW, &p);
 	assert_memory_equal(p.data, "wait", 4);
+	assert_int_equal(write(fd, "last", 4), 4);
+	g_pump(&g);
+	g_expect(&g, &c, VIRTIO_VSOCK_OP_RW, &p);
+
+	/* A host connect the guest never saw, abandoned: no RST either. */
+	int h = virtio_vsock_connect(&g.vs, AGENT_PORT, g_on_connect, &g, NULL);
+	assert_true(h >= 0);
+	assert_int_equal(virtio_vsock_conn_count(&g.vs), 3);
+	close(h);
+	g_pump(&g);
+	assert_int_equal(virtio_vsock_conn_count(&g.vs), 2);
+	g_post_rx(&g, 4);
+	g_pump(&g);
+	assert_false(g_recv(&g, &p));
+	assert_int_equal(g.connect_calls, 0);
 	g_fini(&g);
 }
 
@@ -683,6 +759,7 @@ int main(void)
 	    cmocka_unit_test(test_host_connect),
 	    cmocka_unit_test(test_credit_host_to_guest),
 	    cmocka_unit_test(test_credit_guest_exceeds),
+	    cmocka_unit_test(test_close_with_backlog),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_shutdown_guest_first),
 	    cmocka_unit_test(test_shutdown_host_first),

@@ -16,6 +16,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -293,6 +294,11 @@ static inline int g_connect_buf(struct guest *g, struct gconn *c, uint32_t gport
 	unsigned before = g->naccepted;
 	g_send(g, c, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
 	g_expect(g, c, VIRTIO_VSOCK_OP_RESPONSE, &p);
+	/* Callbacks never run on the queue path, only from poll(), and the
+	 * device's fd says poll() has work. */
+	assert_int_equal(g->naccepted, before);
+	struct pollfd pfd = {.fd = virtio_vsock_fd(&g->vs), .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 0), 1);
 	g_pump(g);
 	assert_int_equal(g->naccepted, before + 1);
 	assert_int_equal(g->accepted_gport[before], gport);
