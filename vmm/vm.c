@@ -253,14 +253,26 @@ int vm_start_vcpus(struct vm *vm, struct kv_err *err)
 	int r = vm_pit_wait(vm, err);
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < vm->ncpus; i++) {
+	/* vCPU threads never take process signals: SIGINT/SIGTERM/SIGHUP
+	 * belong to the event loop's signalfd, so they are blocked in the
+	 * mask the threads inherit. */
+	sigset_t block, saved;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
+	for (unsigned i = 0; i < vm->ncpus && r == 0; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 		if (r)
-			return kv_err_sys(err, r, "starting vCPU %u thread", i);
-		v->started = true;
+			r = kv_err_sys(err, r, "starting vCPU %u thread", i);
+		else
+			v->started = true;
 	}
-	return 0;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return r;
 }
 
 void vm_stop_vcpus(struct vm *vm)

@@ -33,7 +33,7 @@ fail() {
 # boot ARGS...: kvbox boot under a timeout, stdout and stderr apart
 # ($output/$lines and $stderr/$stderr_lines).  124/137: the guest hung.
 boot() {
-	run --separate-stderr timeout -k 5 60 "$KVBOX" boot "$@" </dev/null
+	run --separate-stderr timeout -k 5 120 "$KVBOX" boot "$@" </dev/null
 	echo "# kvbox boot $* -> status $status" >&2
 	printf '%s\n' "$output" >&2
 	echo "# stderr:" >&2
