@@ -28,7 +28,7 @@ setup() {
 boot() {
 	local kernel=$1 mode=$2
 	shift 2
-	run --separate-stderr timeout 300 "$kvbox" boot --kernel "$top/build/kernel/$kernel" \
+	run --separate-stderr timeout -k 10 300 "$kvbox" boot --kernel "$top/build/kernel/$kernel" \
 		--initrd "$initrd" --memory 256M \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet 8250.nr_uarts=1 kvbox.test=$mode" \
 		"$@" </dev/null
