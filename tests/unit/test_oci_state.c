@@ -298,37 +298,46 @@ static void test_kill_wait(void **state)
 	assert_int_equal(oci_proc_kill_wait(&none, 10, &err), 0);
 }
 
-/* The child tries the lock the parent holds, then waits for it. */
+/* The child times out on the lock the parent holds, tells the parent,
+ * and then waits for the lock, which the parent releases. */
+static void child_locker(struct fx *f, int go, int done)
+{
+	struct oci_container *d = NULL;
+	struct kv_err err = {0};
+	char b;
+
+	if (oci_state_load(&f->root, "locked", 0, &d, NULL) < 0)
+		_exit(10);
+	if (oci_container_lock(d, 50, &err) != -EWOULDBLOCK || !strstr(err.msg, "busy"))
+		_exit(11);
+	if (write(done, "t", 1) != 1 || read(go, &b, 1) != 1)
+		_exit(12);
+	if (oci_container_lock(d, 5000, &err) != 0)
+		_exit(13);
+	oci_container_free(d);
+	_exit(0);
+}
+
 static void test_lock_two_processes(void **state)
 {
 	struct fx *f = *state;
 	struct oci_container *c = make(f, "locked");
-	int go[2], status;
+	int go[2], done[2], status;
+	char b;
 
 	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct oci_container *d = NULL;
-		struct kv_err err = {0};
-		char b;
-		close(go[1]);
-		if (oci_state_load(&f->root, "locked", 0, &d, NULL) < 0)
-			_exit(10);
-		if (oci_container_lock(d, 50, &err) != -EWOULDBLOCK || !strstr(err.msg, "busy"))
-			_exit(11);
-		if (read(go[0], &b, 1) != 1)
-			_exit(12);
-		if (oci_container_lock(d, 5000, &err) != 0)
-			_exit(13);
-		oci_container_free(d);
-		_exit(0);
-	}
+	if (pid == 0)
+		child_locker(f, go[0], done[1]);
 	close(go[0]);
-	usleep(200000); /* let the child time out once */
+	close(done[1]);
+	assert_int_equal(read(done[0], &b, 1), 1); /* the child timed out once */
 	oci_container_unlock(c);
 	assert_int_equal(write(go[1], "x", 1), 1);
 	close(go[1]);
+	close(done[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
