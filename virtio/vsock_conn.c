@@ -111,6 +111,7 @@ struct vsock_conn *vsock_conn_new(struct virtio_vsock *vs, uint32_t guest_port, 
 		*errp = -errno;
 		close(sv[0]);
 		close(sv[1]);
+		c->fd = c->host_fd = -1;
 		c->state = VSOCK_FREE;
 		return NULL;
 	}

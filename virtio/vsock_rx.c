@@ -211,8 +211,10 @@ void vsock_rx_fill(struct virtio_vsock *vs)
 			break;
 		const struct vq_chain *ch = vs->rx_chain;
 		uint32_t n = 0;
-		if (ch->write_len < VSOCK_HDR_LEN)
-			virtio_dev_log(&vs->vdev, "rx buffer of %u bytes cannot hold a header",
+		/* A buffer with no room for payload could never carry data: a
+		 * connection wanting to send would spin on it.  Linux posts 4 KiB. */
+		if (ch->write_len <= VSOCK_HDR_LEN)
+			virtio_dev_log(&vs->vdev, "rx buffer of %u bytes has no room for data",
 				       ch->write_len);
 		else if (!(n = vs->orphan_len ? rx_orphan(vs, ch) : rx_build(vs, c, ch)))
 			continue;
