@@ -17,6 +17,7 @@
 
 #include "oci/build-info.h"
 #include "oci/cli.h"
+#include "oci/config.h"
 #include "util/cleanup.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
@@ -41,50 +42,6 @@ static const char *const mount_options[] = {
 
 static const char *const namespaces[] = {"cgroup", "ipc", "mount", "network", "pid", "uts"};
 
-static const char *const capabilities[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
-
 /* No SCMP_ACT_NOTIFY: there is no listener socket across the VM boundary. */
 static const char *const seccomp_actions[] = {
     "SCMP_ACT_ALLOW",	    "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",	"SCMP_ACT_KILL_PROCESS",
@@ -104,11 +61,21 @@ static json_t *strings(const char *const *v, size_t n)
 }
 #define STRINGS(v) strings(v, ARRAY_SIZE(v))
 
+/* Every capability the config.json parser knows. */
+static json_t *capabilities(void)
+{
+	json_t *a = json_array();
+	for (int cap = 0; a && cap < 64; cap++)
+		if (oci_cap_name(cap))
+			json_array_append_new(a, json_string(oci_cap_name(cap)));
+	return a;
+}
+
 static json_t *linux_section(void)
 {
 	return json_pack("{s:o, s:o, s:{s:b, s:b, s:b, s:b}, s:{s:b, s:o, s:o, s:o}, s:{s:b}, "
 			 "s:{s:b}}",
-			 "namespaces", STRINGS(namespaces), "capabilities", STRINGS(capabilities),
+			 "namespaces", STRINGS(namespaces), "capabilities", capabilities(),
 			 "cgroup", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0, "seccomp",
 			 "enabled", 1, "actions", STRINGS(seccomp_actions), "operators",
 			 STRINGS(seccomp_operators), "archs", STRINGS(seccomp_archs), "apparmor",

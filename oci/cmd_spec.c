@@ -5,8 +5,8 @@
  * existing one (O_EXCL: no check-then-write race).  `--rootless` is
  * runc's and refused: kvbox has no rootless mode.
  *
- * The default spec is built here until oci/config.c provides
- * oci_config_default_spec() in the build; then this file calls that.
+ * The spec itself is oci/config_spec.c's (oci_config_default_spec), next
+ * to the parser that must accept it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,77 +16,8 @@
 #include <unistd.h>
 
 #include "oci/cli.h"
+#include "oci/config.h"
 #include "util/cleanup.h"
-
-#define SPEC_VERSION "1.0.2-dev"
-#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-static json_t *caps(void)
-{
-	return json_pack("[s, s, s]", "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE");
-}
-
-static json_t *process(void)
-{
-	return json_pack("{s:b, s:{s:i, s:i}, s:[s], s:[s, s], s:s, s:{s:o, s:o, s:o, s:o}, "
-			 "s:[{s:s, s:i, s:i}], s:b}",
-			 "terminal", 1, "user", "uid", 0, "gid", 0, "args", "sh", "env",
-			 DEFAULT_PATH, "TERM=xterm", "cwd", "/", "capabilities", "bounding", caps(),
-			 "effective", caps(), "permitted", caps(), "ambient", caps(), "rlimits",
-			 "type", "RLIMIT_NOFILE", "hard", 1024, "soft", 1024, "noNewPrivileges", 1);
-}
-
-static json_t *mount(const char *dest, const char *type, const char *source, json_t *options)
-{
-	json_t *m =
-	    json_pack("{s:s, s:s, s:s}", "destination", dest, "type", type, "source", source);
-	if (m && options)
-		json_object_set_new(m, "options", options);
-	else
-		json_decref(options);
-	return m;
-}
-
-static json_t *mounts(void)
-{
-	return json_pack(
-	    "[o, o, o, o, o, o, o]", mount("/proc", "proc", "proc", NULL),
-	    mount("/dev", "tmpfs", "tmpfs",
-		  json_pack("[s, s, s, s]", "nosuid", "strictatime", "mode=755", "size=65536k")),
-	    mount("/dev/pts", "devpts", "devpts",
-		  json_pack("[s, s, s, s, s, s]", "nosuid", "noexec", "newinstance",
-			    "ptmxmode=0666", "mode=0620", "gid=5")),
-	    mount("/dev/shm", "tmpfs", "shm",
-		  json_pack("[s, s, s, s, s]", "nosuid", "noexec", "nodev", "mode=1777",
-			    "size=65536k")),
-	    mount("/dev/mqueue", "mqueue", "mqueue",
-		  json_pack("[s, s, s]", "nosuid", "noexec", "nodev")),
-	    mount("/sys", "sysfs", "sysfs",
-		  json_pack("[s, s, s, s]", "nosuid", "noexec", "nodev", "ro")),
-	    mount("/sys/fs/cgroup", "cgroup", "cgroup",
-		  json_pack("[s, s, s, s, s]", "nosuid", "noexec", "nodev", "relatime", "ro")));
-}
-
-static json_t *linux_part(void)
-{
-	return json_pack("{s:{s:[{s:b, s:s}]}, s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}], "
-			 "s:[s, s, s, s, s, s, s, s, s, s], s:[s, s, s, s, s]}",
-			 "resources", "devices", "allow", 0, "access", "rwm", "namespaces", "type",
-			 "pid", "type", "network", "type", "ipc", "type", "uts", "type", "mount",
-			 "type", "cgroup", "maskedPaths", "/proc/acpi", "/proc/asound",
-			 "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-			 "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
-			 "readonlyPaths", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-			 "/proc/sysrq-trigger");
-}
-
-/* runc 1.1's `runc spec`, with kvbox's hostname. */
-static json_t *default_spec(void)
-{
-	return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", SPEC_VERSION,
-			 "process", process(), "root", "path", "rootfs", "readonly", 1, "hostname",
-			 "kvbox", "mounts", mounts(), "linux", linux_part());
-}
 
 static int write_all(int fd, const char *buf, size_t len)
 {
@@ -107,10 +38,7 @@ static int write_spec(const char *bundle, struct kv_err *err)
 	cleanup_close int dfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return kv_err_sys(err, errno, "bundle %s", bundle);
-	json_t *spec = default_spec();
-	cleanup_free char *text =
-	    spec ? json_dumps(spec, JSON_INDENT(4) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(spec);
+	cleanup_free char *text = oci_config_default_spec_text();
 	if (!text)
 		return kv_err_set(err, ENOMEM, "out of memory");
 	cleanup_close int fd =
@@ -121,8 +49,6 @@ static int write_spec(const char *bundle, struct kv_err *err)
 	if (fd < 0)
 		return kv_err_sys(err, errno, "create %s/config.json", bundle);
 	int r = write_all(fd, text, strlen(text));
-	if (r == 0)
-		r = write_all(fd, "\n", 1);
 	if (r < 0) {
 		unlinkat(dfd, "config.json", 0);
 		return kv_err_sys(err, -r, "write %s/config.json", bundle);
