@@ -43,7 +43,7 @@
 #define VSOCK_BUF_ALLOC	     (256u * 1024) /* per-connection buffer we advertise */
 #define VSOCK_MAX_CONNS	     1024u	   /* upper bound for max_conns */
 #define VSOCK_DEFAULT_CONNS  256u
-#define VSOCK_MAX_LISTENERS  16u
+#define VSOCK_MAX_LISTENERS  256u   /* e.g. stdio ports of many execs */
 #define VSOCK_ORPHAN_MAX     64u    /* RSTs owed to packets without a connection */
 #define VSOCK_EPHEMERAL_BASE 49152u /* host ports of host-initiated connections */
 #define VSOCK_BUDGET	     256u   /* packets per queue per call before yielding */
