@@ -43,7 +43,7 @@ json_t *cfg_load_text(struct cfg *c, const char *json, size_t len);
 /* The JSON path: push returns a mark for pop. */
 size_t cfg_push_key(struct cfg *c, const char *key);
 size_t cfg_push_index(struct cfg *c, size_t i);
-size_t cfg_push_mapkey(struct cfg *c, const char *key, size_t keylen);
+size_t cfg_push_mapkey(struct cfg *c, const char *key); /* ["key"], quoted */
 void cfg_pop(struct cfg *c, size_t mark);
 
 /* Records "<name>: <path>: <message>" unless an error is already set;

@@ -154,11 +154,10 @@ size_t cfg_push_index(struct cfg *c, size_t i)
 	return mark;
 }
 
-size_t cfg_push_mapkey(struct cfg *c, const char *key, size_t keylen)
+size_t cfg_push_mapkey(struct cfg *c, const char *key)
 {
 	char q[96];
 	size_t mark = c->plen;
-	(void)keylen; /* keys are NUL-free: see cfg_load_text */
 	path_append(c, "[%s]", cfg_quote(q, sizeof(q), key));
 	return mark;
 }
@@ -650,7 +649,6 @@ int cfg_strmap(struct cfg *c, json_t *obj, const char *key, struct oci_strmap *o
 {
 	json_t *o = cfg_obj(c, obj, key);
 	const char *k;
-	size_t klen;
 	json_t *v;
 	if (!o || !json_object_size(o))
 		return c->rc;
@@ -658,9 +656,11 @@ int cfg_strmap(struct cfg *c, json_t *obj, const char *key, struct oci_strmap *o
 	if (!out->v)
 		return c->rc;
 	size_t m = cfg_push_key(c, key);
-	json_object_keylen_foreach(o, k, klen, v)
+	/* keys are NUL-free: jansson refuses "\u0000" in them, and so does
+	 * cfg_load_text when it allows NUL for big integers */
+	json_object_foreach(o, k, v)
 	{
-		size_t mk = cfg_push_mapkey(c, k, klen);
+		size_t mk = cfg_push_mapkey(c, k);
 		struct oci_kv *kv = &out->v[out->n];
 		if (!cfg_val_str(c, v, &kv->value)) {
 			out->n++;

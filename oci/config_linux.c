@@ -122,7 +122,8 @@ static int parse_device(struct cfg *c, json_t *o, struct oci_device *d)
 	cfg_abspath(c, o, "path", true, &d->path);
 	cfg_opt_i64(c, o, "major", 0, UINT32_MAX, &major);
 	cfg_opt_i64(c, o, "minor", 0, UINT32_MAX, &minor);
-	cfg_opt_u32(c, o, "fileMode", 07777, &d->file_mode);
+	/* permission bits; runc passes type bits through too, so no range */
+	cfg_opt_u32(c, o, "fileMode", UINT32_MAX, &d->file_mode);
 	cfg_opt_u32(c, o, "uid", UINT32_MAX, &d->uid);
 	cfg_opt_u32(c, o, "gid", UINT32_MAX, &d->gid);
 	if (!c->rc && d->type != 'p' && (!major.set || !minor.set))

@@ -593,14 +593,22 @@ static void test_names(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fixture_podman), cmocka_unit_test(test_fixture_containerd),
-	    cmocka_unit_test(test_fixture_docker), cmocka_unit_test(test_null_and_unknown_keys),
-	    cmocka_unit_test(test_root_path),	   cmocka_unit_test(test_mount_options),
-	    cmocka_unit_test(test_process_fields), cmocka_unit_test(test_linux_fields),
-	    cmocka_unit_test(test_process_parse),  cmocka_unit_test(test_resources_parse),
-	    cmocka_unit_test(test_default_spec),   cmocka_unit_test(test_load),
-	    cmocka_unit_test(test_names),
+		cmocka_unit_test(test_fixture_podman),
+		cmocka_unit_test(test_fixture_containerd),
+		cmocka_unit_test(test_fixture_docker),
+		cmocka_unit_test(test_null_and_unknown_keys),
+		cmocka_unit_test(test_root_path),
+		cmocka_unit_test(test_mount_options),
+		cmocka_unit_test(test_process_fields),
+		cmocka_unit_test(test_linux_fields),
+		cmocka_unit_test(test_process_parse),
+		cmocka_unit_test(test_resources_parse),
+		cmocka_unit_test(test_default_spec),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_names),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

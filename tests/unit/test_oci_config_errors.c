@@ -115,6 +115,10 @@ static const struct {
      "hooks.poststart[0].env[0]: expected a string"},
     {DOC("'hooks':{'createContainer':[{'path':'/h','timeout':'5'}]}"),
      "hooks.createContainer[0].timeout: expected an integer, got a string"},
+    {MNT("{'destination':''}"), "mounts[2].destination: must be an absolute path, not \"\""},
+    {DOC("'hooks':[]"), "config.json: hooks: expected an object, got an array"},
+    {DOC("'hooks':{'prestart':[{'path':'/h','args':'x'}]}"),
+     "hooks.prestart[0].args: expected an array, got a string"},
     /* linux */
     {DOC("'linux':[]"), "config.json: linux: expected an object, got an array"},
     {LINUX("'namespaces':[{'type':'pid'},{'type':'pidd'}]"),
@@ -137,8 +141,8 @@ static const struct {
      "linux.devices[0].path: must be an absolute path"},
     {LINUX("'devices':[{'type':'b','path':'/dev/sda','minor':0}]"),
      "linux.devices[0].major: required for a device of type 'b'"},
-    {LINUX("'devices':[{'type':'c','path':'/dev/z','major':1,'minor':5,'fileMode':65536}]"),
-     "linux.devices[0].fileMode: 65536 is out of range (0..4095)"},
+    {LINUX("'devices':[{'type':'c','path':'/dev/z','major':1,'minor':5,'fileMode':-1}]"),
+     "linux.devices[0].fileMode: -1 is out of range (0..4294967295)"},
     {LINUX("'cgroupsPath':true"), "linux.cgroupsPath: expected a string, got a boolean"},
     {LINUX("'sysctl':{'net.ipv4.ip_forward':1}"),
      "config.json: linux.sysctl[\"net.ipv4.ip_forward\"]: expected a string, got an integer"},
@@ -339,6 +343,36 @@ static void test_u64_values(void **state)
 	(void)state;
 }
 
+/* additionalGids: the kernel's NGROUPS_MAX (65536) is the limit */
+static void test_groups_limit(void **state)
+{
+	for (size_t n = 65536; n <= 65537; n++) {
+		size_t len = n * 2 + 128;
+		char *j = malloc(len), *p = j;
+		assert_non_null(j);
+		p += sprintf(p, "{\"ociVersion\":\"1\",\"root\":{\"path\":\"r\"},\"process\":"
+				"{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"additionalGids\":[");
+		for (size_t i = 0; i < n; i++)
+			p += sprintf(p, i ? ",7" : "7");
+		strcpy(p, "]}}}");
+		struct kv_err err = {0};
+		struct oci_config *cfg = NULL;
+		int r = oci_config_parse(j, strlen(j), "/b", &cfg, &err);
+		if (n == 65536) {
+			assert_int_equal(r, 0);
+			assert_int_equal(cfg->process->user.n_additional_gids, 65536);
+			oci_config_free(cfg);
+		} else {
+			assert_int_equal(r, -E2BIG);
+			assert_string_equal(err.msg,
+					    "config.json: process.user.additionalGids: 65537 "
+					    "groups is more than the kernel's 65536");
+		}
+		free(j);
+	}
+	(void)state;
+}
+
 static void test_message_sanitised(void **state)
 {
 	/* a map key with control characters and a very long one: the path
@@ -356,10 +390,16 @@ static void test_message_sanitised(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_validation_table), cmocka_unit_test(test_syntax_errors),
-	    cmocka_unit_test(test_huge_input),	     cmocka_unit_test(test_deep_input),
-	    cmocka_unit_test(test_u64_values),	     cmocka_unit_test(test_message_sanitised),
+		cmocka_unit_test(test_validation_table),
+		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_huge_input),
+		cmocka_unit_test(test_deep_input),
+		cmocka_unit_test(test_u64_values),
+		cmocka_unit_test(test_groups_limit),
+		cmocka_unit_test(test_message_sanitised),
 	};
+	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
