@@ -210,6 +210,31 @@ static void decode_structv(struct rcur *sub, const struct field *f, void *out)
 	memcpy((char *)out + f->noff, &n, sizeof(n));
 }
 
+/* Packed bytes or u32s, no count: the field length says how many. */
+static void decode_array(struct rcur *c, const struct field *f, const uint8_t *v, uint32_t len,
+			 void *out)
+{
+	bool u32 = f->kind == F_U32V;
+	uint32_t n = u32 ? len / 4 : len;
+	if (u32 && len % 4) {
+		r_fail(c, -EPROTO);
+		return;
+	}
+	if (n > f->max) {
+		r_fail(c, -E2BIG);
+		return;
+	}
+	uint8_t *b = r_alloc(c, len + 1);
+	for (uint32_t i = 0; b && i < n; i++) {
+		if (u32)
+			((uint32_t *)(void *)b)[i] = le32(v + 4 * i);
+		else
+			b[i] = v[i];
+	}
+	memcpy((char *)out + f->off, &b, sizeof(b));
+	memcpy((char *)out + f->noff, &n, sizeof(n));
+}
+
 static void decode_value(struct rcur *c, const struct field *f, const uint8_t *v, uint32_t len,
 			 void *out)
 {
@@ -244,23 +269,9 @@ static void decode_value(struct rcur *c, const struct field *f, const uint8_t *v
 		break;
 	}
 	case F_BYTES:
-	case F_U32V: {
-		uint32_t n = f->kind == F_U32V ? len / 4 : len;
-		if ((f->kind == F_U32V && len % 4) || n > f->max) {
-			r_fail(c, len % 4 ? -EPROTO : -E2BIG);
-			return;
-		}
-		uint8_t *b = r_alloc(c, len + 1);
-		for (uint32_t i = 0; b && i < n; i++) {
-			if (f->kind == F_BYTES)
-				b[i] = v[i];
-			else
-				((uint32_t *)(void *)b)[i] = le32(v + 4 * i);
-		}
-		memcpy(dst, &b, sizeof(b));
-		memcpy((char *)out + f->noff, &n, sizeof(n));
+	case F_U32V:
+		decode_array(c, f, v, len, out);
 		break;
-	}
 	case F_STRV:
 		decode_strv(&sub, f, out);
 		break;

@@ -73,7 +73,8 @@ static const char init_script[] =
     "echo \"ptmx=$([ -e /dev/ptmx ] && echo yes || echo no)\"\n"
     "echo \"chown=$(chown 0 /tmp/probe 2>/dev/null && echo allowed || echo denied)\"\n"
     "echo \"mounts=$(awk '{printf \"%s:%s,\", $2, $3}' /proc/mounts)\"\n"
-    "[ -d /data ] && echo hello-from-container >/data/written && echo data=written\n"
+    "[ -d /data ] && echo \"data=$(echo hello-from-container >/data/written 2>&1 && echo "
+    "written)\"\n"
     "echo err-line >&2; echo READY; read line; exit 7\n";
 
 static const char exec_script[] =
@@ -287,10 +288,14 @@ static void expect(struct host *h, const char *out, const char *key, const char 
 	check(h, name, !strcmp(val, want), "got \"%s\" want \"%s\"", val, want);
 }
 
+/* Check "ct-KEY" (or "ct-KEY:PART" for a mount) that KEY's value holds part. */
 static void expect_has(struct host *h, const char *out, const char *key, const char *part)
 {
-	char name[64], val[2048];
-	snprintf(name, sizeof(name), "ct-%s", key);
+	char name[128], val[2048];
+	if (!strcmp(key, "mounts"))
+		snprintf(name, sizeof(name), "ct-mount:%.*s", (int)strcspn(part, ","), part);
+	else
+		snprintf(name, sizeof(name), "ct-%s", key);
 	value_of(out, key, val, sizeof(val));
 	check(h, name, strstr(val, part) != NULL, "\"%s\" lacks \"%s\"", val, part);
 }
