@@ -61,7 +61,8 @@ static int spawn_argv_build(struct spawn_argv *a, const struct gofer_client_conf
 	a->argv[n++] = a->ppid;
 	for (unsigned i = 0; i < cfg->nshares; i++) {
 		const struct gofer_share *s = &cfg->shares[i];
-		if (asprintf(&a->specs[i], "%s:%s%s", s->path, s->tag, s->readonly ? ":ro" : "") < 0) {
+		if (asprintf(&a->specs[i], "%s:%s%s", s->path, s->tag, s->readonly ? ":ro" : "") <
+		    0) {
 			a->specs[i] = NULL;
 			return -ENOMEM;
 		}
@@ -189,8 +190,8 @@ static int read_one(struct gofer_client *c, bool nonblock, struct gofer_msg *rep
 	return 1;
 }
 
-int gofer_client_request(struct gofer_client *c, struct gofer_msg *m, const int *fds,
-			 unsigned nfds, struct gofer_msg *reply)
+int gofer_client_request(struct gofer_client *c, struct gofer_msg *m, const int *fds, unsigned nfds,
+			 struct gofer_msg *reply)
 {
 	struct gofer_msg rep;
 	int r;

@@ -41,8 +41,8 @@ struct gofer_client {
 	pthread_mutex_t lock;
 	uint32_t seq;
 	unsigned nshares;
-	bool dead;	/* no more requests: the gofer exited or was killed */
-	int timeout_ms; /* per request */
+	bool dead;	 /* no more requests: the gofer exited or was killed */
+	int timeout_ms;	 /* per request */
 	int exit_status; /* wait status once reaped */
 	struct gofer_client_dev devs[GOFER_MAX_SHARES];
 };
@@ -80,7 +80,7 @@ void gofer_client_destroy(struct gofer_client *c);
 
 /* Plain request/response, for tests and start-up: sends m (with fds),
  * waits for its REPLY; returns the reply status or -errno. */
-int gofer_client_request(struct gofer_client *c, struct gofer_msg *m, const int *fds,
-			 unsigned nfds, struct gofer_msg *reply);
+int gofer_client_request(struct gofer_client *c, struct gofer_msg *m, const int *fds, unsigned nfds,
+			 struct gofer_msg *reply);
 
 #endif

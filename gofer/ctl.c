@@ -17,6 +17,8 @@
 
 _Static_assert(sizeof(struct gofer_msg) == 120, "gofer_msg is a fixed wire struct");
 
+/* one type per line */
+/* clang-format off */
 static const struct {
 	const char *name;
 	unsigned nfds;
@@ -29,6 +31,7 @@ static const struct {
     [GOFER_MSG_REPLY] = {"REPLY", 0, false},
     [GOFER_MSG_QUEUE_ERROR] = {"QUEUE_ERROR", 0, true},
 };
+/* clang-format on */
 
 const char *gofer_msg_type_name(unsigned type)
 {
@@ -191,8 +194,10 @@ int gofer_msg_recv(int sock, bool nonblock, uint32_t accept, unsigned ndev, stru
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
 	ssize_t n;
 
 	for (unsigned i = 0; i < GOFER_MSG_MAX_FDS; i++)

@@ -48,7 +48,7 @@ enum gofer_msg_type {
 };
 
 /* Which types a side accepts (gofer_msg_recv's `accept` mask). */
-#define GOFER_MSG_BIT(t)   (1u << (t))
+#define GOFER_MSG_BIT(t) (1u << (t))
 #define GOFER_ACCEPT_GOFER                                                                         \
 	(GOFER_MSG_BIT(GOFER_MSG_MEM) | GOFER_MSG_BIT(GOFER_MSG_ACTIVATE) |                        \
 	 GOFER_MSG_BIT(GOFER_MSG_RESET) | GOFER_MSG_BIT(GOFER_MSG_SHUTDOWN))

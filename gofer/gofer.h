@@ -37,7 +37,7 @@ int gofer_share_parse(char *spec, struct gofer_share *out, struct kv_err *err);
 int gofer_shares_check(const struct gofer_share *sh, unsigned n, struct kv_err *err);
 
 struct gofer_opts {
-	int ctl;	  /* control socket */
+	int ctl; /* control socket */
 	const struct gofer_share *shares;
 	unsigned nshares;
 	int share_fds[GOFER_MAX_SHARES]; /* opened share dirs (O_PATH), or -1 */

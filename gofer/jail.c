@@ -95,8 +95,8 @@ static int reopen_in_ns(struct gofer_opts *o, unsigned i, struct kv_err *err)
 
 	if (fd < 0)
 		return kv_err_sys(err, errno, "jail: reopen share '%s'", o->shares[i].tag);
-	if (fstat(o->share_fds[i], &want) < 0 || fstat(fd, &got) < 0 ||
-	    want.st_dev != got.st_dev || want.st_ino != got.st_ino) {
+	if (fstat(o->share_fds[i], &want) < 0 || fstat(fd, &got) < 0 || want.st_dev != got.st_dev ||
+	    want.st_ino != got.st_ino) {
 		close(fd);
 		return kv_err_set(err, ESTALE, "jail: share '%s' changed while starting",
 				  o->shares[i].tag);

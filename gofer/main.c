@@ -55,7 +55,8 @@ int gofer_shares_check(const struct gofer_share *sh, unsigned n, struct kv_err *
 		if (stat(sh[i].path, &st) < 0)
 			return kv_err_sys(err, errno, "share directory '%s'", sh[i].path);
 		if (!S_ISDIR(st.st_mode))
-			return kv_err_set(err, ENOTDIR, "share '%s' is not a directory", sh[i].path);
+			return kv_err_set(err, ENOTDIR, "share '%s' is not a directory",
+					  sh[i].path);
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(sh[i].tag, sh[j].tag))
 				return kv_err_set(err, EINVAL, "mount tag '%s' given twice",

@@ -189,9 +189,10 @@ static void ctl_ready(struct gofer *g)
 			/* EOF (the VMM exited) or a message we do not
 			 * understand: the VMM is the only peer, so stop. */
 			if (r < 0)
-				g->rc = r == -EPROTO ? kv_err_set(g->err, EPROTO,
-								  "gofer: malformed control message")
-						     : kv_err_sys(g->err, -r, "gofer: control socket");
+				g->rc = r == -EPROTO
+					    ? kv_err_set(g->err, EPROTO,
+							 "gofer: malformed control message")
+					    : kv_err_sys(g->err, -r, "gofer: control socket");
 			g->done = true;
 			return;
 		}
@@ -266,10 +267,14 @@ static int setup(struct gofer *g, const struct gofer_opts *o, struct kv_err *err
 		return kv_err_sys(err, errno, "gofer: epoll signalfd");
 	for (unsigned i = 0; i < o->nshares; i++) {
 		const struct gofer_share *sh = &o->shares[i];
-		struct p9_attach_point ap = {
-		    .aname = sh->tag, .path = sh->path, .fd = o->share_fds[i], .readonly = sh->readonly};
-		struct p9_server_config cfg = {
-		    .attach = &ap, .nattach = 1, .proc_fd = o->proc_fd, .no_openat2 = o->no_openat2};
+		struct p9_attach_point ap = {.aname = sh->tag,
+					     .path = sh->path,
+					     .fd = o->share_fds[i],
+					     .readonly = sh->readonly};
+		struct p9_server_config cfg = {.attach = &ap,
+					       .nattach = 1,
+					       .proc_fd = o->proc_fd,
+					       .no_openat2 = o->no_openat2};
 		int r = p9_server_new(&cfg, &g->q[i].server, err);
 		if (r)
 			return kv_err_wrap(err, r, "share '%s'", sh->tag);

@@ -38,8 +38,8 @@ int virtio_p9_check_tag(const char *tag, struct kv_err *err)
 				  VIRTIO_P9_TAG_MAX);
 	for (size_t i = 0; i < n; i++) {
 		char c = tag[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '.' || c == '_' || c == '-';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 		if (!ok)
 			return kv_err_set(err, EINVAL,
 					  "mount tag '%s' may only hold letters, digits, '.', '_' "

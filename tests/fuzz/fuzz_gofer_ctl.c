@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(accept & GOFER_MSG_BIT(m.type)) || nfds != gofer_msg_nfds(m.type))
 		abort();
 	if ((m.type == GOFER_MSG_ACTIVATE || m.type == GOFER_MSG_RESET ||
-	     m.type == GOFER_MSG_QUEUE_ERROR) && m.dev >= ndev)
+	     m.type == GOFER_MSG_QUEUE_ERROR) &&
+	    m.dev >= ndev)
 		abort();
 	if (m.status > 0 || (m.type == GOFER_MSG_QUEUE_ERROR && m.status == 0))
 		abort();

@@ -35,8 +35,8 @@ static struct gofer_msg mem_msg(void)
 	m.mem_size = 4ULL << 30;
 	m.nregions = 2;
 	m.regions[0] = (struct guest_region){.gpa = 0, .size = 3ULL << 30, .offset = 0};
-	m.regions[1] = (struct guest_region){
-	    .gpa = 1ULL << 32, .size = 1ULL << 30, .offset = 3ULL << 30};
+	m.regions[1] =
+	    (struct guest_region){.gpa = 1ULL << 32, .size = 1ULL << 30, .offset = 3ULL << 30};
 	return m;
 }
 
@@ -74,7 +74,8 @@ static void test_header(void **state)
 		unsigned char buf[sizeof(m) + 8] = {0};
 		memcpy(buf, &m, sizeof(m));
 		int want = len == sizeof(m) ? 0 : -EPROTO;
-		assert_int_equal(gofer_msg_parse(buf, len, 0, GOFER_ACCEPT_GOFER, NDEV, &out), want);
+		assert_int_equal(gofer_msg_parse(buf, len, 0, GOFER_ACCEPT_GOFER, NDEV, &out),
+				 want);
 	}
 	m.magic ^= 1;
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
@@ -243,8 +244,8 @@ static void test_socket(void **state)
 		char b[CMSG_SPACE(sizeof(int) * 2)];
 		struct cmsghdr a;
 	} u;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-			    .msg_controllen = sizeof(u.b)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -266,8 +267,8 @@ static void test_socket(void **state)
 		char b[CMSG_SPACE(sizeof(int) * 4)];
 		struct cmsghdr a;
 	} u4;
-	mh = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u4.b,
-			     .msg_controllen = sizeof(u4.b)};
+	mh = (struct msghdr){
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u4.b, .msg_controllen = sizeof(u4.b)};
 	c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -287,9 +288,12 @@ static void test_socket(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_valid),	    cmocka_unit_test(test_header),
-	    cmocka_unit_test(test_direction_and_fds), cmocka_unit_test(test_status),
-	    cmocka_unit_test(test_regions),	    cmocka_unit_test(test_random),
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_header),
+	    cmocka_unit_test(test_direction_and_fds),
+	    cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_regions),
+	    cmocka_unit_test(test_random),
 	    cmocka_unit_test(test_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
