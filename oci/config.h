@@ -33,8 +33,8 @@
 #define OCI_CONFIG_MAX_SIZE (16u << 20)
 /* Deepest JSON nesting accepted (real configs need 7). */
 #define OCI_CONFIG_MAX_DEPTH 64
-/* The spec version `kvbox spec` writes. */
-#define OCI_SPEC_VERSION "1.0.2-dev" /* what runc 1.1 writes and reports */
+/* The spec version `kvbox spec` writes: runc 1.1's. */
+#define OCI_SPEC_VERSION "1.0.2-dev"
 
 struct oci_opt_bool {
 	bool set;
@@ -245,7 +245,7 @@ enum oci_seccomp_action {
 	OCI_SCMP_ACT_TRACE,
 	OCI_SCMP_ACT_ALLOW,
 	OCI_SCMP_ACT_LOG,
-	OCI_SCMP_ACT_NOTIFY,
+	OCI_SCMP_ACT_NOTIFY, /* named, but refused by the parser (no listener across the VM) */
 };
 
 enum oci_seccomp_op {

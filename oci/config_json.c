@@ -198,7 +198,7 @@ static size_t number_end(const char *s, size_t i, size_t len, bool *integral)
 	while (j < len && isdigit((unsigned char)s[j]))
 		j++;
 	*integral = true;
-	while (j < len && (isdigit((unsigned char)s[j]) || strchr(".eE+-", s[j]))) {
+	while (j < len && s[j] && (isdigit((unsigned char)s[j]) || strchr(".eE+-", s[j]))) {
 		*integral = false;
 		j++;
 	}

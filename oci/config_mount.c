@@ -45,6 +45,7 @@ static const struct mount_flag mount_flags[] = {
     {"norelatime", true, MS_RELATIME},
     {"nostrictatime", true, MS_STRICTATIME},
     {"nosuid", false, MS_NOSUID},
+    {"nosymfollow", false, MS_NOSYMFOLLOW},
     {"rbind", false, MS_BIND | MS_REC},
     {"relatime", false, MS_RELATIME},
     {"remount", false, MS_REMOUNT},
@@ -53,6 +54,7 @@ static const struct mount_flag mount_flags[] = {
     {"silent", false, MS_SILENT},
     {"strictatime", false, MS_STRICTATIME},
     {"suid", true, MS_NOSUID},
+    {"symfollow", true, MS_NOSYMFOLLOW},
     {"sync", false, MS_SYNCHRONOUS},
 };
 

@@ -80,6 +80,16 @@ static int named(struct cfg *c, json_t *obj, const char *key, const struct cfg_n
 	return c->rc;
 }
 
+/* The notify listener is a host process reading a seccomp fd; the filter
+ * lives in the guest kernel, so there is no fd to pass it.  Refused with
+ * the path rather than silently never notifying. */
+static int no_notify(struct cfg *c, const char *key)
+{
+	return cfg_fail_key(c, key, ENOTSUP,
+			    "SCMP_ACT_NOTIFY is not supported: the filter runs in the VM's "
+			    "kernel, no listener can reach it");
+}
+
 static int parse_arg(struct cfg *c, json_t *o, struct oci_seccomp_arg *arg)
 {
 	struct oci_opt_u32 index = {0};
@@ -125,6 +135,8 @@ static int parse_rule(struct cfg *c, json_t *o, struct oci_seccomp_rule *r)
 	if (named(c, o, "action", actions, ARRAY_SIZE(actions), "action", &action))
 		return c->rc;
 	r->action = (enum oci_seccomp_action)action;
+	if (r->action == OCI_SCMP_ACT_NOTIFY)
+		return no_notify(c, "action");
 	cfg_opt_u32(c, o, "errnoRet", UINT32_MAX, &r->errno_ret);
 	json_t *a = cfg_arr(c, o, "args", &n);
 	if (!a || !(r->args = cfg_calloc(c, n, sizeof(*r->args))))
@@ -173,6 +185,8 @@ int cfg_parse_seccomp(struct cfg *c, json_t *o, struct oci_seccomp *s)
 	if (named(c, o, "defaultAction", actions, ARRAY_SIZE(actions), "action", &action))
 		return c->rc;
 	s->default_action = (enum oci_seccomp_action)action;
+	if (s->default_action == OCI_SCMP_ACT_NOTIFY)
+		return no_notify(c, "defaultAction");
 	cfg_opt_u32(c, o, "defaultErrnoRet", UINT32_MAX, &s->default_errno_ret);
 	parse_arches_flags(c, o, s);
 	cfg_str(c, o, "listenerPath", &s->listener_path);

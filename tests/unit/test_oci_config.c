@@ -355,13 +355,13 @@ static void test_mount_options(void **state)
 	struct oci_config *cfg = parse_ok(
 	    DOC("'mounts':[{'destination':'/a','type':'bind','source':'/s','options':['ro','rw']},"
 		"{'destination':'/b','options':['rbind','rshared','slave','rro','rnoatime',"
-		"'rrw','uid=1','noexec','exec','tmpcopyup','defaults','size=1k']},"
+		"'rrw','uid=1','noexec','exec','tmpcopyup','defaults','size=1k','nosymfollow']},"
 		"{'destination':'/c','options':[]},{'destination':'/d'}]"));
 	const struct oci_mount *a = &cfg->mounts[0], *b = &cfg->mounts[1];
 	assert_true(a->bind); /* type "bind" without the option */
 	assert_int_equal(a->flags, 0);
 	assert_int_equal(a->clear_flags, MS_RDONLY);
-	assert_int_equal(b->flags, MS_BIND | MS_REC);
+	assert_int_equal(b->flags, MS_BIND | MS_REC | MS_NOSYMFOLLOW);
 	assert_int_equal(b->clear_flags, MS_NOEXEC);
 	assert_int_equal(b->n_propagation, 2);
 	assert_int_equal(b->propagation[0], MS_SHARED | MS_REC);

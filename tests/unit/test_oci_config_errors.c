@@ -193,6 +193,11 @@ static const struct {
     {LINUX("'seccomp':{}"), "config.json: linux.seccomp.defaultAction: required field is missing"},
     {LINUX("'seccomp':{'defaultAction':'SCMP_ACT_FOO'}"),
      "linux.seccomp.defaultAction: unknown action \"SCMP_ACT_FOO\""},
+    {LINUX("'seccomp':{'defaultAction':'SCMP_ACT_NOTIFY','listenerPath':'/run/l.sock'}"),
+     "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is not supported"},
+    {SCMP("'syscalls':[{'names':['mount'],'action':'SCMP_ACT_NOTIFY'}]"),
+     "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY is not supported: the filter runs in "
+     "the VM's kernel, no listener can reach it"},
     {SCMP("'defaultErrnoRet':-1"), "linux.seccomp.defaultErrnoRet: -1 is out of range"},
     {SCMP("'architectures':['SCMP_ARCH_X86_64','SCMP_ARCH_VAX']"),
      "linux.seccomp.architectures[1]: unknown architecture \"SCMP_ARCH_VAX\""},
