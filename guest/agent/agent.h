@@ -17,7 +17,8 @@
  *   stdio.c    stdio streams, the terminal relay (pty master <-> vsock)
  *   info.c     PS, STATS, HELLO contents, /proc/cmdline
  *   selftest.c kvbox.agent_test=1: a stand-in host inside the guest that
- *              drives the agent over vsock loopback
+ *              drives the agent over vsock loopback (selftest_cases.c:
+ *              the container spec and the checks)
  *
  * The agent is single-threaded; all state hangs off struct agent.  Every
  * function that can fail returns a negative errno and fills a kv_err.

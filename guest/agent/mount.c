@@ -406,7 +406,7 @@ static int mask_path(struct mount_ctx *m, const char *path, struct kv_err *err)
 	if (fstat(fd, &st) < 0)
 		return kv_err_sys(err, errno, "masked path %s", path);
 	if (S_ISDIR(st.st_mode))
-		return do_mount("tmpfs", dp, "tmpfs", MS_RDONLY, "size=0", err);
+		return do_mount("tmpfs", dp, "tmpfs", MS_RDONLY, NULL, err);
 	return do_mount("/dev/null", dp, NULL, MS_BIND, NULL, err);
 }
 

@@ -156,11 +156,11 @@ need_share() {
 	[ ! -e "$data/written" ]
 }
 
-@test "exec, ps, stats, wait, signals, terminal with resize, exit codes, error replies" {
+@test "exec, ps, stats, wait, signals, terminal with resize, seccomp, exit codes, error replies" {
 	need_share
 	for c in exec exec-in-pidns exec-exit-event wait-after-exit exec-detached ps stats \
 		signal wait-reply signal-exit signal-all signal-all-exit init-survives-sigterm \
-		tty-exec tty-initial-size resize tty-resized tty-name tty-exit \
+		tty-exec tty-initial-size resize tty-resized tty-name tty-exit seccomp seccomp-nnp \
 		exec-missing-binary start-twice-refused create-twice-refused wait-unknown-pid \
 		resize-without-tty unknown-type-error stdin-eof-init-exit signal-after-exit; do
 		result share "$c"
