@@ -21,8 +21,10 @@
 
 #include "boot/boot.h"
 #include "gofer/gofer.h"
+#include "guest/initramfs.h"
 #include "util/cleanup.h"
 #include "util/file.h"
+#include "vmm/agent_chan.h"
 #include "vmm/boot_cmd.h"
 #include "vmm/runloop.h"
 #include "vmm/vm.h"
@@ -47,10 +49,13 @@ struct boot_opts {
 	unsigned ncpus;
 	bool debug;
 	bool no_rng;
+	bool agent;		/* --agent: agent initramfs, vsock, HELLO, SHUTDOWN */
+	unsigned agent_timeout; /* seconds */
 	const char *rootfs;
 	struct gofer_share shares[GOFER_MAX_SHARES]; /* --rootfs first, then each --share */
 	unsigned nshares;
 	char *cmdline_buf; /* --cmdline + ROOTFS_CMDLINE, owned */
+	char *agent_cmdline; /* ... + kvbox.agent_port=, owned */
 };
 
 static void boot_usage(FILE *f)
@@ -59,13 +64,17 @@ static void boot_usage(FILE *f)
 		"usage: kvbox boot --kernel FILE [--initrd FILE] [--cmdline STRING]\n"
 		"                  [--cpus N] [--memory SIZE] [--no-rng] [--debug]\n"
 		"                  [--share HOST_DIR:TAG[:ro]]... [--rootfs DIR]\n"
+		"                  [--agent [--agent-timeout SECONDS]]\n"
 		"Boots FILE (bzImage or PVH ELF vmlinux) with its serial console on this\n"
 		"terminal. Ctrl-A x quits. SIZE takes K, M, G suffixes (plain numbers are MiB).\n"
 		"The guest gets a virtio-rng (virtio-mmio) unless --no-rng; each device is\n"
 		"declared by a virtio_mmio.device= entry appended to the command line.\n"
 		"--share exports HOST_DIR as a virtio-9p device with mount tag TAG (in the\n"
 		"guest: mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt); --rootfs\n"
-		"boots with DIR as the guest's root filesystem (9p tag " ROOTFS_TAG ").\n");
+		"boots with DIR as the guest's root filesystem (9p tag " ROOTFS_TAG ").\n"
+		"--agent boots the kvbox-agent initramfs (unless --initrd) with a virtio-vsock,\n"
+		"waits for the agent's HELLO, prints 'kvbox: agent ready: ...' and shuts the\n"
+		"guest down (an error if that takes over --agent-timeout, default 120 s).\n");
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(int code, const char *fmt, ...)
@@ -100,7 +109,7 @@ static int add_share(struct boot_opts *o, char *spec)
 static int check_shares(struct boot_opts *o)
 {
 	struct kv_err err = {0};
-	unsigned slots = VM_VIRTIO_MAX - (o->no_rng ? 0 : 1);
+	unsigned slots = VM_VIRTIO_MAX - (o->no_rng ? 0 : 1) - (o->agent ? 1 : 0);
 
 	if (o->rootfs) {
 		if (o->nshares == GOFER_MAX_SHARES)
@@ -113,7 +122,9 @@ static int check_shares(struct boot_opts *o)
 		return 0;
 	if (o->nshares > slots)
 		return fail(2, "%u shares: this machine has room for %u (%u virtio-mmio slots%s)",
-			    o->nshares, slots, VM_VIRTIO_MAX, o->no_rng ? "" : ", one is the rng");
+			    o->nshares, slots, VM_VIRTIO_MAX,
+			    o->no_rng ? (o->agent ? ", one is the vsock" : "")
+				      : (o->agent ? ", two are the rng and the vsock" : ", one is the rng"));
 	if (gofer_shares_check(o->shares, o->nshares, &err) < 0)
 		return fail(2, "%s%s", o->rootfs ? "--rootfs/--share: " : "--share: ", err.msg);
 	if (o->rootfs) {
@@ -137,6 +148,8 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 	    {"no-rng", no_argument, NULL, 'R'},
 	    {"share", required_argument, NULL, 'S'},
 	    {"rootfs", required_argument, NULL, 'r'},
+	    {"agent", no_argument, NULL, 'A'},
+	    {"agent-timeout", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -144,6 +157,7 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 	o->cmdline = DEFAULT_CMDLINE;
 	o->mem_bytes = (uint64_t)DEFAULT_MEM_MIB << 20;
 	o->ncpus = 1;
+	o->agent_timeout = VM_AGENT_TIMEOUT_DEFAULT;
 	opterr = 0;
 	optind = 1;
 	int c;
@@ -156,6 +170,16 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 		case 'm': o->memory_arg = optarg; break;
 		case 'd': o->debug = true; break;
 		case 'R': o->no_rng = true; break;
+		case 'A': o->agent = true; break;
+		case 'T': {
+			char *end;
+			errno = 0;
+			unsigned long t = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || t < 1 || t > 86400)
+				return fail(2, "--agent-timeout '%s': expected 1 to 86400 seconds", optarg);
+			o->agent_timeout = (unsigned)t;
+			break;
+		}
 		case 'S':
 			if (add_share(o, optarg))
 				return 2;
@@ -174,7 +198,14 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 		return fail(2, "unexpected argument '%s'", argv[optind]);
 	if (!o->kernel)
 		return fail(2, "%s", "--kernel FILE is required");
-	return check_shares(o);
+	int r = check_shares(o);
+	if (r || !o->agent)
+		return r;
+	if (asprintf(&o->agent_cmdline, "%s%skvbox.agent_port=%u", o->cmdline,
+		     o->cmdline[0] ? " " : "", VM_AGENT_PORT) < 0)
+		return fail(1, "%s", "out of memory");
+	o->cmdline = o->agent_cmdline;
+	return 0;
 }
 
 static int check_sizes(struct boot_opts *o, int max_vcpus)
@@ -275,12 +306,19 @@ static int boot_prepare(struct vm *vm, const struct boot_opts *o, struct kv_err 
 		return kv_err_wrap(err, pvm_refusal(&k, err), "kernel %s", o->kernel);
 	if (o->initrd && (r = read_file_bounded(o->initrd, INITRD_MAX_BYTES, &ibuf, &ilen, err)) < 0)
 		return kv_err_wrap(err, r, "initrd");
+	if (o->agent && !o->initrd) {
+		char agent[PATH_MAX];
+		if ((r = agent_binary_path(agent, sizeof(agent), err)) < 0 ||
+		    (r = agent_initramfs_build(agent, &ibuf, &ilen, err)) < 0)
+			return kv_err_wrap(err, r, "--agent");
+	}
 	struct vm_config cfg = {
 	    .mem_bytes = o->mem_bytes,
 	    .ncpus = o->ncpus,
 	    .console_out = STDOUT_FILENO,
 	    .debug = o->debug,
 	    .no_rng = o->no_rng,
+	    .vsock = o->agent,
 	    .no_ioeventfd = env_flag("KVBOX_NO_IOEVENTFD"),
 	    .no_irqfd = env_flag("KVBOX_NO_IRQFD"),
 	    .shares = o->shares,
@@ -339,7 +377,9 @@ int cmd_boot(int argc, char **argv)
 	if (r)
 		return r;
 	cleanup_free char *cmdline_owned = o.cmdline_buf;
-	(void)cmdline_owned; /* freed on the way out; o.cmdline may point at it */
+	cleanup_free char *agent_cmdline_owned = o.agent_cmdline;
+	(void)cmdline_owned; /* freed on the way out; o.cmdline may point at them */
+	(void)agent_cmdline_owned;
 	if (access(o.kernel, R_OK) < 0)
 		return fail(2, "--kernel %s: %s", o.kernel, strerror(errno));
 	struct kvm_sys probe;
@@ -366,13 +406,33 @@ int cmd_boot(int argc, char **argv)
 			(unsigned long long)(vm->mem.total >> 20));
 		vm_virtio_describe(&vm->virtio, stderr);
 	}
+	cleanup_free struct vm_agent *agent = o.agent ? calloc(1, sizeof(*agent)) : NULL;
+	if (o.agent && (!agent || vm_agent_start(agent, vm, o.agent_timeout, &err) < 0)) {
+		fprintf(stderr, "kvbox boot: %s\n", agent ? err.msg : "out of memory");
+		if (agent)
+			vm_agent_stop(agent);
+		vm_destroy(vm);
+		return 1;
+	}
 	if (vm_start_vcpus(vm, &err) < 0) {
 		fprintf(stderr, "kvbox boot: %s\n", err.msg);
+		if (agent)
+			vm_agent_stop(agent);
 		vm_destroy(vm);
 		return 1;
 	}
 	enum vm_exit_kind kind = vm_run(vm, STDIN_FILENO);
+	if (agent)
+		vm_agent_stop(agent);
 	int status = exit_status(vm, kind);
+	if (agent && !agent->hello_seen && status == 0) {
+		/* the guest ended on its own: the agent never said HELLO */
+		char why[sizeof(vm->exit_msg)];
+		memcpy(why, vm->exit_msg, sizeof(why));
+		snprintf(vm->exit_msg, sizeof(vm->exit_msg),
+			 "agent: the guest stopped (%.180s) without a HELLO", why);
+		status = 1;
+	}
 	if (status != 0 && kind != VM_EXIT_SIGNAL)
 		fprintf(stderr, "kvbox boot: %s\n", vm->exit_msg);
 	else if (o.debug)

@@ -65,11 +65,72 @@ static void rng_report(const struct vm_virtio *v, FILE *f)
 		v->rng.bytes_served);
 }
 
+static unsigned vsock_count(const struct vm_config *cfg)
+{
+	return cfg->vsock ? 1 : 0;
+}
+
+static int vsock_create(struct vm *vm, unsigned i, struct virtio_dev **dev, struct kv_err *err)
+{
+	(void)i;
+	int r = virtio_vsock_init(&vm->virtio.vsock, &vm->mem, VM_VSOCK_GUEST_CID, 0, err);
+	if (r < 0)
+		return r;
+	vm->virtio.vsock_live = true;
+	*dev = &vm->virtio.vsock.vdev;
+	return 0;
+}
+
+/* The device's own epoll set is readable: move bytes, run callbacks. */
+void vm_vsock_ready(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_vsock_poll(ctx);
+}
+
+static int vsock_wire(struct vm *vm, unsigned i, struct vm_virtio_slot *s, struct kv_err *err)
+{
+	(void)i;
+	struct virtio_vsock *vs = &vm->virtio.vsock;
+	int r = fd_handlers_add(&vm->handlers, virtio_vsock_fd(vs), EPOLLIN, vm_vsock_ready, vs,
+				s->name, err);
+	if (r < 0)
+		return r;
+	vm->virtio.vsock_watched = true;
+	return 0;
+}
+
+static void vsock_destroy(struct vm *vm)
+{
+	struct vm_virtio *v = &vm->virtio;
+	if (v->vsock_watched)
+		fd_handlers_remove(&vm->handlers, virtio_vsock_fd(&v->vsock));
+	v->vsock_watched = false;
+	if (v->vsock_live)
+		virtio_vsock_destroy(&v->vsock);
+	v->vsock_live = false;
+}
+
+static void vsock_report(const struct vm_virtio *v, FILE *f)
+{
+	if (!v->vsock_live)
+		return;
+	const struct vsock_stats *st = &v->vsock.stats;
+	fprintf(f,
+		"kvbox: virtio-vsock: %" PRIu64 " connections, %" PRIu64 " packets in, %" PRIu64
+		" out, %" PRIu64 " bytes to host, %" PRIu64 " to guest, %" PRIu64 " bad\n",
+		st->conns_opened, st->tx_packets, st->rx_packets, st->bytes_to_host,
+		st->bytes_to_guest, st->bad_packets);
+}
+
 /* Slot order: rng first, so a lone rng is always at 0xd0000000 IRQ 5;
- * then one virtio-9p per share (vmm/p9_devs.c), in --share order. */
+ * then one virtio-9p per share (vmm/p9_devs.c), in --share order; then
+ * the vsock (the agent channel). */
 static const struct virtio_kind virtio_kinds[] = {
     {"virtio-rng", rng_count, rng_create, NULL, rng_destroy, rng_report},
     {"virtio-9p", vm_p9_count, vm_p9_create, vm_p9_wire, vm_p9_destroy, vm_p9_report},
+    {"virtio-vsock", vsock_count, vsock_create, vsock_wire, vsock_destroy, vsock_report},
 };
 
 static const struct bus_dev_ops virtio_bus_ops = {virtio_mmio_bus_read, virtio_mmio_bus_write};

@@ -38,11 +38,13 @@
 
 #include "util/err.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 #include "vmm/fd_handlers.h"
 #include "vmm/p9_devs.h"
 
 #define VM_VIRTIO_MAX	     8 /* slots: windows 0xd0000000..0xd0007fff, IRQs 5..12 */
 #define VM_VIRTIO_MAX_QUEUES 4 /* queues per device given an ioeventfd; others exit */
+#define VM_VSOCK_GUEST_CID   3 /* the guest's vsock address (the host is 2) */
 
 struct vm;
 struct vm_virtio_slot;
@@ -80,6 +82,11 @@ struct vm_virtio {
 	struct virtio_rng rng;
 	bool rng_live;
 	struct vm_p9 p9; /* one virtio-9p per share, and their gofer */
+	/* virtio-vsock (vm_config.vsock): guest CID VM_VSOCK_GUEST_CID; its
+	 * virtio_vsock_fd() is served by the event loop (vm->handlers). */
+	struct virtio_vsock vsock;
+	bool vsock_live;
+	bool vsock_watched;
 };
 
 /* Builds every device the config asks for, in table order, registers its
@@ -108,6 +115,10 @@ int vm_virtio_external_fds(struct fd_handlers *handlers, struct vm_virtio_slot *
 
 /* fd_handlers callback for a queue's ioeventfd (ctx: struct vm_virtio_notify). */
 void vm_virtio_notify_ready(void *ctx, int fd, uint32_t events);
+
+/* fd_handlers callback for virtio_vsock_fd() (ctx: struct virtio_vsock):
+ * calls virtio_vsock_poll(). */
+void vm_vsock_ready(void *ctx, int fd, uint32_t events);
 
 /* --debug lines: where each device is and how it is wired (at start), and
  * what it did (at the end). */

@@ -64,6 +64,7 @@ struct vm_config {
 	bool no_rng;	   /* leave virtio-rng out */
 	bool no_ioeventfd; /* queue notifications only by MMIO exits (tests) */
 	bool no_irqfd;	   /* interrupts only by KVM_IRQ_LINE (tests) */
+	bool vsock;	   /* add a virtio-vsock (guest CID VM_VSOCK_GUEST_CID) */
 	/* virtio-9p shares, served by one gofer process (vmm/p9_devs.h) */
 	const struct gofer_share *shares;
 	unsigned nshares;

@@ -4,8 +4,10 @@
  * event loop's fd -> handler registry (vmm/fd_handlers.c), kernel command
  * line assembly for the virtio-mmio slots, the ioeventfd handler driving a
  * real virtio-rng over fake guest memory (an eventfd stands in for KVM's
- * ioeventfd), and taking a queue's fds for an external backend.
+ * ioeventfd), taking a queue's fds for an external backend, and the
+ * agent channel's HELLO check and ready line (vmm/agent_chan.c).
  */
+#include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "vmm/agent_chan.h"
 #include "vmm/fd_handlers.h"
 #include "vmm/virtio_devs.h"
 
@@ -353,6 +356,90 @@ static void test_external_fds(void **state)
 	notify_fx_fini(&f);
 }
 
+/* ---- agent channel (vmm/agent_chan.c) ---- */
+
+static long encode_hello(uint8_t **out)
+{
+	struct agent_msg m;
+	agent_msg_init(&m, AGENT_HELLO, AGENT_F_EVENT, 0);
+	m.u.hello = (struct agent_hello){AGENT_PROTO_VERSION, "0.1.0", "6.1.0-kvbox",
+					 2500000000ull, 1250000000ull};
+	long n = agent_msg_encode_alloc(&m, out);
+	assert_true(n > (long)AGENT_HDR_SIZE);
+	return n;
+}
+
+static void test_agent_hello_parse(void **state)
+{
+	(void)state;
+	uint8_t *frame;
+	long n = encode_hello(&frame);
+	struct agent_msg msg;
+	struct kv_err err = {0};
+	size_t used = 0;
+	/* Any prefix: wait for more. */
+	for (long i = 0; i < n; i++) {
+		assert_int_equal(vm_agent_hello_parse(frame, (size_t)i, &msg, &used, &err), -EAGAIN);
+		agent_msg_free(&msg);
+	}
+	/* The whole frame, and bytes after it (SHUTDOWN's reply...) left alone. */
+	uint8_t *more = malloc((size_t)n + 7);
+	memcpy(more, frame, (size_t)n);
+	memset(more + n, 0xee, 7);
+	assert_int_equal(vm_agent_hello_parse(more, (size_t)n + 7, &msg, &used, &err), 0);
+	assert_int_equal(used, n);
+	assert_string_equal(msg.u.hello.kernel, "6.1.0-kvbox");
+	char line[256];
+	vm_agent_ready_line(&msg.u.hello, line, sizeof(line));
+	assert_string_equal(line, "protocol 1, agent 0.1.0, kernel 6.1.0-kvbox, agent started "
+				  "1.250 s after boot, HELLO at 2.500 s");
+	agent_msg_free(&msg);
+	/* A payload the decoder refuses: the last byte cut off, length kept
+	 * consistent by shrinking the header's len. */
+	uint32_t len;
+	memcpy(&len, more, 4);
+	len = le32toh(len) - 1;
+	uint32_t le = htole32(len);
+	memcpy(more, &le, 4);
+	err.msg[0] = '\0';
+	int r = vm_agent_hello_parse(more, (size_t)n - 1, &msg, &used, &err);
+	assert_true(r < 0 && r != -EAGAIN);
+	assert_non_null(strstr(err.msg, "malformed HELLO"));
+	agent_msg_free(&msg);
+	free(more);
+	free(frame);
+}
+
+static void test_agent_hello_refused(void **state)
+{
+	(void)state;
+	struct agent_msg m, msg;
+	struct kv_err err = {0};
+	size_t used;
+	uint8_t buf[64];
+	/* Another message first. */
+	agent_msg_init(&m, AGENT_SHUTDOWN, 0, 1);
+	long n = agent_msg_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(vm_agent_hello_parse(buf, (size_t)n, &msg, &used, &err), -EPROTO);
+	assert_non_null(strstr(err.msg, "expected HELLO"));
+	agent_msg_free(&msg);
+	/* Garbage header: unknown type. */
+	memset(buf, 0xff, sizeof(buf));
+	int r = vm_agent_hello_parse(buf, sizeof(buf), &msg, &used, &err);
+	assert_true(r < 0 && r != -EAGAIN);
+	agent_msg_free(&msg);
+	/* A HELLO claiming a huge payload: refused from the header alone. */
+	uint8_t *frame;
+	n = encode_hello(&frame);
+	uint32_t le = htole32(VM_AGENT_HELLO_MAX);
+	memcpy(frame, &le, 4);
+	r = vm_agent_hello_parse(frame, AGENT_HDR_SIZE, &msg, &used, &err);
+	assert_int_equal(r, -EMSGSIZE);
+	agent_msg_free(&msg);
+	free(frame);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +450,8 @@ int main(void)
 	    cmocka_unit_test(test_cmdline_no_room),
 	    cmocka_unit_test(test_ioeventfd_kicks_device),
 	    cmocka_unit_test(test_external_fds),
+	    cmocka_unit_test(test_agent_hello_parse),
+	    cmocka_unit_test(test_agent_hello_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
