@@ -130,8 +130,8 @@ static void agent_accept(void *ctx, int fd, uint32_t host_port, uint32_t guest_p
 	struct kv_err err = {0};
 	(void)host_port;
 	(void)guest_port;
-	if (a->fd >= 0 || fd_handlers_add(&a->vm->handlers, fd, EPOLLIN, agent_readable, a,
-					   "agent", &err) < 0) {
+	if (a->fd >= 0 ||
+	    fd_handlers_add(&a->vm->handlers, fd, EPOLLIN, agent_readable, a, "agent", &err) < 0) {
 		close(fd); /* one agent connection */
 		return;
 	}

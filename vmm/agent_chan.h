@@ -20,9 +20,9 @@
 #include "guest/protocol.h"
 #include "util/err.h"
 
-#define VM_AGENT_PORT		1024u
+#define VM_AGENT_PORT		 1024u
 #define VM_AGENT_TIMEOUT_DEFAULT 120u /* seconds; TCG boots are slow */
-#define VM_AGENT_HELLO_MAX	(64u * 1024)
+#define VM_AGENT_HELLO_MAX	 (64u * 1024)
 
 struct vm;
 

@@ -37,7 +37,7 @@
 /* --rootfs: the share's tag and what Linux needs to mount it as / (a
  * nodev root: init/do_mounts.c mount_nodev_root).  512000 is the largest
  * msize Linux's virtio transport takes (PAGE_SIZE * (128 - 3)). */
-#define ROOTFS_TAG	 "kvboxroot"
+#define ROOTFS_TAG "kvboxroot"
 #define ROOTFS_CMDLINE                                                                             \
 	"root=" ROOTFS_TAG " rootfstype=9p "                                                       \
 	"rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose rw"
@@ -54,7 +54,7 @@ struct boot_opts {
 	const char *rootfs;
 	struct gofer_share shares[GOFER_MAX_SHARES]; /* --rootfs first, then each --share */
 	unsigned nshares;
-	char *cmdline_buf; /* --cmdline + ROOTFS_CMDLINE, owned */
+	char *cmdline_buf;   /* --cmdline + ROOTFS_CMDLINE, owned */
 	char *agent_cmdline; /* ... + kvbox.agent_port=, owned */
 };
 
@@ -124,7 +124,8 @@ static int check_shares(struct boot_opts *o)
 		return fail(2, "%u shares: this machine has room for %u (%u virtio-mmio slots%s)",
 			    o->nshares, slots, VM_VIRTIO_MAX,
 			    o->no_rng ? (o->agent ? ", one is the vsock" : "")
-				      : (o->agent ? ", two are the rng and the vsock" : ", one is the rng"));
+				      : (o->agent ? ", two are the rng and the vsock"
+						  : ", one is the rng"));
 	if (gofer_shares_check(o->shares, o->nshares, &err) < 0)
 		return fail(2, "%s%s", o->rootfs ? "--rootfs/--share: " : "--share: ", err.msg);
 	if (o->rootfs) {
@@ -163,20 +164,37 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 	int c;
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'k': o->kernel = optarg; break;
-		case 'i': o->initrd = optarg; break;
-		case 'c': o->cmdline = optarg; break;
-		case 'n': o->cpus_arg = optarg; break;
-		case 'm': o->memory_arg = optarg; break;
-		case 'd': o->debug = true; break;
-		case 'R': o->no_rng = true; break;
-		case 'A': o->agent = true; break;
+		case 'k':
+			o->kernel = optarg;
+			break;
+		case 'i':
+			o->initrd = optarg;
+			break;
+		case 'c':
+			o->cmdline = optarg;
+			break;
+		case 'n':
+			o->cpus_arg = optarg;
+			break;
+		case 'm':
+			o->memory_arg = optarg;
+			break;
+		case 'd':
+			o->debug = true;
+			break;
+		case 'R':
+			o->no_rng = true;
+			break;
+		case 'A':
+			o->agent = true;
+			break;
 		case 'T': {
 			char *end;
 			errno = 0;
 			unsigned long t = strtoul(optarg, &end, 10);
 			if (errno || *end || end == optarg || t < 1 || t > 86400)
-				return fail(2, "--agent-timeout '%s': expected 1 to 86400 seconds", optarg);
+				return fail(2, "--agent-timeout '%s': expected 1 to 86400 seconds",
+					    optarg);
 			o->agent_timeout = (unsigned)t;
 			break;
 		}
@@ -189,9 +207,12 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 				return fail(2, "%s", "--rootfs given twice");
 			o->rootfs = optarg;
 			break;
-		case 'h': boot_usage(stdout); exit(0);
+		case 'h':
+			boot_usage(stdout);
+			exit(0);
 		default:
-			return fail(2, "unknown or incomplete option '%s' (see kvbox boot --help)", argv[optind - 1]);
+			return fail(2, "unknown or incomplete option '%s' (see kvbox boot --help)",
+				    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -212,13 +233,15 @@ static int check_sizes(struct boot_opts *o, int max_vcpus)
 {
 	if (o->memory_arg) {
 		if (parse_size_mib_default(o->memory_arg, &o->mem_bytes) < 0)
-			return fail(2, "--memory '%s': expected a size such as 512M or 2G", o->memory_arg);
+			return fail(2, "--memory '%s': expected a size such as 512M or 2G",
+				    o->memory_arg);
 		struct sysinfo si;
 		uint64_t host = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
 		if (o->mem_bytes < MIN_MEM_BYTES)
 			return fail(2, "--memory %s: a guest needs at least 4M", o->memory_arg);
 		if (host && o->mem_bytes > host) {
-			fprintf(stderr, "kvbox boot: --memory %s: more than this host's %llu MiB of RAM\n",
+			fprintf(stderr,
+				"kvbox boot: --memory %s: more than this host's %llu MiB of RAM\n",
 				o->memory_arg, (unsigned long long)(host >> 20));
 			return 2;
 		}
@@ -229,8 +252,10 @@ static int check_sizes(struct boot_opts *o, int max_vcpus)
 		errno = 0;
 		long n = strtol(o->cpus_arg, &end, 10);
 		if (errno || *end || end == o->cpus_arg || n < 1 || n > max_vcpus) {
-			fprintf(stderr, "kvbox boot: --cpus '%s': expected 1 to %d (this host's KVM limit)\n",
-				o->cpus_arg, max_vcpus);
+			fprintf(
+			    stderr,
+			    "kvbox boot: --cpus '%s': expected 1 to %d (this host's KVM limit)\n",
+			    o->cpus_arg, max_vcpus);
 			return 2;
 		}
 		o->ncpus = (unsigned)n;
@@ -243,11 +268,12 @@ static int check_sizes(struct boot_opts *o, int max_vcpus)
 static int pvm_refusal(const struct kernel_image *k, struct kv_err *err)
 {
 	if (k->kind == KERNEL_BZIMAGE)
-		return kv_err_set(err, ENOEXEC,
-				  "a Linux bzImage, and this host's KVM is PVM (kvm_pvm), which runs "
-				  "only PVM guest kernels; a bzImage cannot be checked for PVM "
-				  "support: pass the vmlinux (ELF) of a kernel built with "
-				  "CONFIG_PVM_GUEST, or use a host with hardware VMX/SVM");
+		return kv_err_set(
+		    err, ENOEXEC,
+		    "a Linux bzImage, and this host's KVM is PVM (kvm_pvm), which runs "
+		    "only PVM guest kernels; a bzImage cannot be checked for PVM "
+		    "support: pass the vmlinux (ELF) of a kernel built with "
+		    "CONFIG_PVM_GUEST, or use a host with hardware VMX/SVM");
 	return kv_err_set(err, ENOEXEC,
 			  "not a PVM guest kernel (no pvm_early_setup symbol), and this host's KVM "
 			  "is PVM (kvm_pvm), which runs only PVM guests: use a kernel built with "
@@ -304,7 +330,8 @@ static int boot_prepare(struct vm *vm, const struct boot_opts *o, struct kv_err 
 		return kv_err_wrap(err, r, "kernel %s", o->kernel);
 	if (kvm_detect_flavour() == KVM_FLAVOUR_PVM && k.is_linux && !k.pvm_guest)
 		return kv_err_wrap(err, pvm_refusal(&k, err), "kernel %s", o->kernel);
-	if (o->initrd && (r = read_file_bounded(o->initrd, INITRD_MAX_BYTES, &ibuf, &ilen, err)) < 0)
+	if (o->initrd &&
+	    (r = read_file_bounded(o->initrd, INITRD_MAX_BYTES, &ibuf, &ilen, err)) < 0)
 		return kv_err_wrap(err, r, "initrd");
 	if (o->agent && !o->initrd) {
 		char agent[PATH_MAX];

@@ -65,8 +65,8 @@ void guest_mem_destroy(struct guest_mem *m)
 	m->fd = -1;
 }
 
-int guest_mem_from_fd(struct guest_mem *m, int fd, uint64_t size, const struct guest_region *regions,
-		      unsigned nregions, struct kv_err *err)
+int guest_mem_from_fd(struct guest_mem *m, int fd, uint64_t size,
+		      const struct guest_region *regions, unsigned nregions, struct kv_err *err)
 {
 	struct stat st;
 	int seals = fcntl(fd, F_GET_SEALS);
@@ -78,7 +78,8 @@ int guest_mem_from_fd(struct guest_mem *m, int fd, uint64_t size, const struct g
 	for (unsigned i = 0; i < nregions; i++) {
 		const struct guest_region *r = &regions[i];
 		if (r->size == 0 || r->offset > size || r->size > size - r->offset ||
-		    r->gpa + r->size < r->gpa || (i && r->gpa < regions[i - 1].gpa + regions[i - 1].size))
+		    r->gpa + r->size < r->gpa ||
+		    (i && r->gpa < regions[i - 1].gpa + regions[i - 1].size))
 			return kv_err_set(err, EINVAL, "guest memory: bad region %u", i);
 	}
 	if (seals < 0 || !(seals & F_SEAL_SHRINK))

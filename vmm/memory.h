@@ -40,8 +40,8 @@ void guest_mem_destroy(struct guest_mem *m);
  * sealed against shrinking and hold `size` bytes; regions must lie inside
  * it, ascend and not overlap.  Takes fd on success (guest_mem_destroy
  * closes it). */
-int guest_mem_from_fd(struct guest_mem *m, int fd, uint64_t size, const struct guest_region *regions,
-		      unsigned nregions, struct kv_err *err);
+int guest_mem_from_fd(struct guest_mem *m, int fd, uint64_t size,
+		      const struct guest_region *regions, unsigned nregions, struct kv_err *err);
 
 /* Wraps an existing buffer as RAM at gpa 0 (tests, fuzzers). */
 void guest_mem_fake(struct guest_mem *m, void *buf, uint64_t size);

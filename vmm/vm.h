@@ -117,7 +117,7 @@ void vm_destroy(struct vm *vm);
 
 /* Records why the machine ended (first caller wins) and stops every vCPU. */
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Starts the vCPU threads. */
 int vm_start_vcpus(struct vm *vm, struct kv_err *err);

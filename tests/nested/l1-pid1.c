@@ -70,7 +70,10 @@ static void put_uptime(const char *name)
 		if (n > 0) {
 			buf[n] = 0;
 			char *sp = strchr(buf, ' ');
-			if (sp) { sp[0] = '\n'; sp[1] = 0; }
+			if (sp) {
+				sp[0] = '\n';
+				sp[1] = 0;
+			}
 		}
 	}
 	put(name, buf);
@@ -108,10 +111,13 @@ int main(int argc, char **argv)
 		dup2(in, 0);
 		dup2(o, 1);
 		dup2(o, 2);
-		if (in > 2) close(in);
-		if (o > 2) close(o);
-		char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-		execve("/bin/sh", (char *[]){ "sh", script, NULL }, env);
+		if (in > 2)
+			close(in);
+		if (o > 2)
+			close(o);
+		char *env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			       NULL};
+		execve("/bin/sh", (char *[]){"sh", script, NULL}, env);
 		dprintf(2, "nested: cannot exec /bin/sh inside L1: %s\n", strerror(errno));
 		_exit(127);
 	}
@@ -120,13 +126,18 @@ int main(int argc, char **argv)
 	for (;;) {
 		int s;
 		pid_t p = wait(&s);
-		if (p == child) { st = s; break; }
-		if (p < 0 && errno == ECHILD) { msg("lost the command"); halt(); }
+		if (p == child) {
+			st = s;
+			break;
+		}
+		if (p < 0 && errno == ECHILD) {
+			msg("lost the command");
+			halt();
+		}
 	}
 	put_uptime("finished");
 
-	int code = WIFEXITED(st) ? WEXITSTATUS(st)
-		 : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 255;
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 255;
 
 	/* Stop whatever the command left running, then record the status. */
 	kill(-1, SIGTERM);
@@ -136,7 +147,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		pid_t p = waitpid(-1, NULL, WNOHANG);
 		if (p < 0)
-			break;                  /* ECHILD: everyone is gone */
+			break; /* ECHILD: everyone is gone */
 		if (p == 0) {
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			if (now.tv_sec > end.tv_sec ||

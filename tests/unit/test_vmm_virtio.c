@@ -362,8 +362,8 @@ static long encode_hello(uint8_t **out)
 {
 	struct agent_msg m;
 	agent_msg_init(&m, AGENT_HELLO, AGENT_F_EVENT, 0);
-	m.u.hello = (struct agent_hello){AGENT_PROTO_VERSION, "0.1.0", "6.1.0-kvbox",
-					 2500000000ull, 1250000000ull};
+	m.u.hello = (struct agent_hello){AGENT_PROTO_VERSION, "0.1.0", "6.1.0-kvbox", 2500000000ull,
+					 1250000000ull};
 	long n = agent_msg_encode_alloc(&m, out);
 	assert_true(n > (long)AGENT_HDR_SIZE);
 	return n;
@@ -379,7 +379,8 @@ static void test_agent_hello_parse(void **state)
 	size_t used = 0;
 	/* Any prefix: wait for more. */
 	for (long i = 0; i < n; i++) {
-		assert_int_equal(vm_agent_hello_parse(frame, (size_t)i, &msg, &used, &err), -EAGAIN);
+		assert_int_equal(vm_agent_hello_parse(frame, (size_t)i, &msg, &used, &err),
+				 -EAGAIN);
 		agent_msg_free(&msg);
 	}
 	/* The whole frame, and bytes after it (SHUTDOWN's reply...) left alone. */
