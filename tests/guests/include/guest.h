@@ -1,3 +1,6 @@
+/* Included by the guests' .S files: clang-format would rewrite the
+ * assembler macros, so it stays off for this header. */
+/* clang-format off */
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared definitions for the kvbox test guests (assembly only, no libc).
