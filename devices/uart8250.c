@@ -128,7 +128,7 @@ static uint8_t uart_read_reg(struct uart8250 *u, unsigned reg)
 	}
 }
 
-/* Returns the byte to transmit (>= 0) or -1; output happens unlocked. */
+/* Returns the byte to transmit (>= 0) or -1. */
 static int uart_write_reg(struct uart8250 *u, unsigned reg, uint8_t v)
 {
 	bool dlab = u->lcr & LCR_DLAB;
@@ -199,11 +199,13 @@ static void uart_write(void *opaque, uint64_t offset, const void *data, unsigned
 	pthread_mutex_lock(&u->lock);
 	int tx = uart_write_reg(u, (unsigned)offset, *(const uint8_t *)data);
 	uart_update_irq(u);
-	pthread_mutex_unlock(&u->lock);
+	/* The sink runs under the lock: bytes from two vCPUs reach the
+	 * terminal, and the console watcher's line state, one at a time. */
 	if (tx >= 0 && u->sink) {
 		uint8_t c = (uint8_t)tx;
 		u->sink(u->sink_ctx, &c, 1);
 	}
+	pthread_mutex_unlock(&u->lock);
 }
 
 const struct bus_dev_ops uart8250_ops = {.read = uart_read, .write = uart_write};
