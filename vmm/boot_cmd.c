@@ -26,10 +26,10 @@
 #include "util/file.h"
 #include "vmm/agent_chan.h"
 #include "vmm/boot_cmd.h"
+#include "vmm/vm_boot.h"
 #include "vmm/runloop.h"
 #include "vmm/vm.h"
 
-#define KERNEL_MAX_BYTES (512u << 20)
 #define INITRD_MAX_BYTES (1024u << 20)
 #define DEFAULT_MEM_MIB	 256
 #define MIN_MEM_BYTES	 (4ULL << 20)
@@ -263,23 +263,6 @@ static int check_sizes(struct boot_opts *o, int max_vcpus)
 	return 0;
 }
 
-/* On KVM-PVM a standard Linux kernel would run through KVM's instruction
- * emulator for minutes and die; refuse it up front with one line. */
-static int pvm_refusal(const struct kernel_image *k, struct kv_err *err)
-{
-	if (k->kind == KERNEL_BZIMAGE)
-		return kv_err_set(
-		    err, ENOEXEC,
-		    "a Linux bzImage, and this host's KVM is PVM (kvm_pvm), which runs "
-		    "only PVM guest kernels; a bzImage cannot be checked for PVM "
-		    "support: pass the vmlinux (ELF) of a kernel built with "
-		    "CONFIG_PVM_GUEST, or use a host with hardware VMX/SVM");
-	return kv_err_set(err, ENOEXEC,
-			  "not a PVM guest kernel (no pvm_early_setup symbol), and this host's KVM "
-			  "is PVM (kvm_pvm), which runs only PVM guests: use a kernel built with "
-			  "CONFIG_PVM_GUEST, or a host with hardware VMX/SVM");
-}
-
 /* Test knobs (docs/cli.md): set and not "0" forces a fallback path. */
 static bool env_flag(const char *name)
 {
@@ -287,49 +270,12 @@ static bool env_flag(const char *name)
 	return v && *v && strcmp(v, "0") != 0;
 }
 
-/* The user's command line with the virtio devices' entries appended,
- * written to guest RAM by boot_x86_setup(). */
-static int boot_load(struct vm *vm, const struct boot_opts *o, const struct kernel_image *k,
-		     const uint8_t *initrd, size_t initrd_len, struct x86_boot_cpu *bsp,
-		     struct kv_err *err)
-{
-	size_t size = vm_virtio_cmdline_size(&vm->virtio, o->cmdline);
-	cleanup_free char *cmdline = malloc(size);
-	if (!cmdline)
-		return kv_err_set(err, ENOMEM, "command line");
-	int n = vm_virtio_cmdline(&vm->virtio, o->cmdline, cmdline, size);
-	if (n < 0)
-		return kv_err_set(err, -n, "command line: no room for the virtio devices");
-	struct boot_config bc = {
-	    .cmdline = cmdline,
-	    .initrd = initrd,
-	    .initrd_len = initrd_len,
-	    .ncpus = o->ncpus,
-	};
-	int r = boot_x86_setup(&vm->mem, k, &bc, bsp, err);
-	if (r == -E2BIG && vm->virtio.n)
-		return kv_err_wrap(err, r,
-				   "loading %s (%zu bytes of virtio_mmio.device= entries "
-				   "follow --cmdline; --no-rng drops them)",
-				   o->kernel, (size_t)n - strlen(o->cmdline));
-	if (r < 0)
-		return kv_err_wrap(err, r, "loading %s", o->kernel);
-	return 0;
-}
-
 /* Loads kernel and initrd, builds the VM, and sets the boot vCPU up. */
 static int boot_prepare(struct vm *vm, const struct boot_opts *o, struct kv_err *err)
 {
-	cleanup_free uint8_t *kbuf = NULL, *ibuf = NULL;
-	size_t klen = 0, ilen = 0;
-	int r = read_file_bounded(o->kernel, KERNEL_MAX_BYTES, &kbuf, &klen, err);
-	if (r < 0)
-		return kv_err_wrap(err, r, "kernel");
-	struct kernel_image k;
-	if ((r = kernel_image_parse(kbuf, klen, &k, err)) < 0)
-		return kv_err_wrap(err, r, "kernel %s", o->kernel);
-	if (kvm_detect_flavour() == KVM_FLAVOUR_PVM && k.is_linux && !k.pvm_guest)
-		return kv_err_wrap(err, pvm_refusal(&k, err), "kernel %s", o->kernel);
+	cleanup_free uint8_t *ibuf = NULL;
+	size_t ilen = 0;
+	int r;
 	if (o->initrd &&
 	    (r = read_file_bounded(o->initrd, INITRD_MAX_BYTES, &ibuf, &ilen, err)) < 0)
 		return kv_err_wrap(err, r, "initrd");
@@ -351,23 +297,14 @@ static int boot_prepare(struct vm *vm, const struct boot_opts *o, struct kv_err 
 	    .shares = o->shares,
 	    .nshares = o->nshares,
 	};
-	if ((r = vm_create(vm, &cfg, err)) < 0)
-		return r;
-	struct x86_boot_cpu bsp;
-	if ((r = boot_load(vm, o, &k, ibuf, ilen, &bsp, err)) < 0)
-		return r;
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	int fd = vm->vcpus[0].fd;
-	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
-		return kv_err_sys(err, errno, "KVM_GET_SREGS");
-	x86_boot_regs(&bsp, &regs);
-	x86_boot_sregs(&bsp, &sregs);
-	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0)
-		return kv_err_sys(err, errno, "KVM_SET_SREGS");
-	if (ioctl(fd, KVM_SET_REGS, &regs) < 0)
-		return kv_err_sys(err, errno, "KVM_SET_REGS");
-	return 0;
+	struct vm_boot_spec b = {
+	    .kernel = o->kernel,
+	    .initrd = ibuf,
+	    .initrd_len = ilen,
+	    .cmdline = o->cmdline,
+	    .ncpus = o->ncpus,
+	};
+	return vm_boot_load(vm, &cfg, &b, err);
 }
 
 static int exit_status(const struct vm *vm, enum vm_exit_kind kind)

@@ -159,6 +159,29 @@ static bool vcpu_dispatch(struct vcpu *v)
 	}
 }
 
+/* The vCPU was kicked: parks it while a pause is requested.  Returns false
+ * when the thread should end (the VM is stopping). */
+static bool vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->stopping) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return false;
+	}
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	if (vm->pause_req) {
+		vm->parked++;
+		pthread_cond_broadcast(&vm->pause_cond);
+		while (vm->pause_req && !vm->stopping)
+			pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+		vm->parked--;
+	}
+	bool go_on = !vm->stopping;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return go_on;
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -170,7 +193,8 @@ void *vcpu_thread(void *arg)
 	sigaddset(&kick, SIGUSR2);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	for (;;) {
-		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST))
+		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST) &&
+		    !vcpu_park(v))
 			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "boot/x86_layout.h"
@@ -212,6 +213,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kv_err *err)
 	vm->cfg = *cfg;
 	fd_handlers_init(&vm->handlers);
 	pthread_mutex_init(&vm->exit_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
 	int r = kvm_sys_open(&vm->kvm, err);
@@ -278,8 +281,71 @@ int vm_start_vcpus(struct vm *vm, struct kv_err *err)
 	return r;
 }
 
+static unsigned vm_started_vcpus(const struct vm *vm)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		n += vm->vcpus[i].started;
+	return n;
+}
+
+int vm_pause(struct vm *vm, int timeout_ms, struct kv_err *err)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_req = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (!v->started)
+			continue;
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(v->thread, SIG_KICK);
+	}
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	int r = 0;
+	unsigned want = vm_started_vcpus(vm);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < want && r == 0 && !vm->stopping)
+		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
+	bool ok = vm->parked >= want;
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (!ok) {
+		vm_resume(vm);
+		return kv_err_set(err, ETIMEDOUT, "pause: %u of %u vCPUs parked within %d ms",
+				  vm->parked, want, timeout_ms);
+	}
+	return 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_req = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+bool vm_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	bool p = vm->pause_req;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return p;
+}
+
 void vm_stop_vcpus(struct vm *vm)
 {
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->stopping = true;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		if (!v->started)
@@ -314,5 +380,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->stop_fd);
 	kvm_sys_close(&vm->kvm);
 	pthread_mutex_destroy(&vm->exit_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	vm->fd = vm->stop_fd = -1;
 }

@@ -98,6 +98,13 @@ struct vm {
 	struct fd_handlers handlers; /* fds the main-thread event loop serves */
 	struct vm_loop_stats loop_stats;
 
+	/* pause: vCPUs park between KVM_RUN calls (vm_pause/vm_resume) */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool pause_req;	 /* parked vCPUs stay parked while set */
+	bool stopping;	 /* vm_stop_vcpus: parked vCPUs leave for good */
+	unsigned parked; /* vCPU threads waiting in the park */
+
 	pthread_t pit_thread; /* creates the PIT in parallel; see vm.c */
 	bool pit_thread_started;
 	int pit_errno;
@@ -123,6 +130,15 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *fmt, ...
 int vm_start_vcpus(struct vm *vm, struct kv_err *err);
 /* Kicks every vCPU out of KVM_RUN and joins the threads. */
 void vm_stop_vcpus(struct vm *vm);
+
+/* Parks every started vCPU outside KVM_RUN (guest time stands still:
+ * timers catch up on resume) and returns once all are parked, or
+ * -ETIMEDOUT after timeout_ms.  Devices served by the event loop or the
+ * gofer stay up, so queued work completes while the guest is frozen. */
+int vm_pause(struct vm *vm, int timeout_ms, struct kv_err *err);
+/* Lets parked vCPUs run again.  Idempotent. */
+void vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
 
 /* vCPU thread body (vmm/vcpu.c). */
 void *vcpu_thread(void *arg);
