@@ -552,7 +552,10 @@ static int run_filter(const struct agent_process *p)
 			_exit(200);
 		errno = 0;
 		long r = syscall(SYS_getppid);
-		_exit(r < 0 ? errno : 0);
+		/* the raw call: a sanitizer's _exit() hook would make calls the
+		 * filter may deny */
+		syscall(SYS_exit_group, r < 0 ? errno : 0);
+		_exit(201); /* not reached */
 	}
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
