@@ -43,6 +43,8 @@
  *     RESIZE  struct agent_resize     -> (empty)
  *     STATS   (empty)                 -> struct agent_stats
  *     SHUTDOWN (empty)                -> (empty), then the guest powers off
+ *     UPDATE  struct agent_update     -> (empty) once the container's cgroup
+ *                                        took every value
  *
  * Decoding is a cursor with a sticky error (diod style): truncation
  * -EPROTO, an unknown type or flag combination -EBADMSG, a frame larger
@@ -95,6 +97,7 @@ enum agent_type {
 	AGENT_STATS,
 	AGENT_SHUTDOWN,
 	AGENT_ERROR,
+	AGENT_UPDATE, /* added in protocol 1 after ERROR: wire values never move */
 	AGENT_TYPE_COUNT,
 };
 
@@ -246,6 +249,17 @@ struct agent_stats {
 	uint32_t pids;
 };
 
+/* Live resource changes, written to the container's cgroup (v2) in the
+ * guest.  0 / NULL leaves a value unchanged; AGENT_UNLIMITED means "max". */
+#define AGENT_UNLIMITED UINT64_MAX
+struct agent_update {
+	uint64_t cpu_quota;  /* cpu.max quota, microseconds per period */
+	uint64_t cpu_period; /* cpu.max period, microseconds */
+	uint64_t cpu_weight; /* cpu.weight 1..10000 */
+	uint64_t pids_max;   /* pids.max */
+	char *cpuset_cpus;   /* cpuset.cpus */
+};
+
 struct agent_error {
 	int32_t errnum; /* positive errno */
 	char *message;
@@ -267,6 +281,7 @@ struct agent_msg {
 		struct agent_resize resize;
 		struct agent_stats stats;
 		struct agent_error error;
+		struct agent_update update;
 	} u;
 	struct agent_arena *arena; /* owns decoded data; NULL when built by hand */
 };

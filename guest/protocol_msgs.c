@@ -288,6 +288,26 @@ static const struct field stats_f[] = {
 };
 SCHEMA(stats, struct agent_stats, NULL);
 
+static int check_update(const void *v)
+{
+	const struct agent_update *u = v;
+	if (u->cpu_weight > 10000)
+		return -EINVAL;
+	if (u->cpu_period && u->cpu_period != AGENT_UNLIMITED &&
+	    (u->cpu_period < 1000 || u->cpu_period > 1000000))
+		return -EINVAL;
+	return 0;
+}
+
+static const struct field update_f[] = {
+    FLD(1, F_U64, struct agent_update, cpu_quota),
+    FLD(2, F_U64, struct agent_update, cpu_period),
+    FLD(3, F_U64, struct agent_update, cpu_weight),
+    FLD(4, F_U64, struct agent_update, pids_max),
+    STR(5, struct agent_update, cpuset_cpus, 1024, 0),
+};
+SCHEMA(update, struct agent_update, check_update);
+
 static int check_error(const void *v)
 {
 	const struct agent_error *e = v;
@@ -320,6 +340,7 @@ static const struct {
     [AGENT_STATS] = {"STATS", &empty_s, &stats_s, NULL},
     [AGENT_SHUTDOWN] = {"SHUTDOWN", &empty_s, &empty_s, NULL},
     [AGENT_ERROR] = {"ERROR", NULL, &error_s, NULL},
+    [AGENT_UPDATE] = {"UPDATE", &update_s, &empty_s, NULL},
 };
 
 const char *agent_type_name(unsigned type)

@@ -6,6 +6,7 @@
  * write it (text: time="..." level=error msg="..."; json:
  * {"level":"error","msg":"...","time":"..."}).
  */
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -25,13 +26,22 @@ struct oci_cmd {
 	const char *summary;
 };
 
-/* `kill` joins when the guest agent can deliver signals (oci/cmd_kill.c). */
 static const struct oci_cmd commands[] = {
+    {"create", oci_cmd_create, "create a container: boot its microVM, prepare its process"},
     {"delete", oci_cmd_delete, "delete a container's state (--force: stop it first)"},
+    {"events", oci_cmd_events, "print a container's resource usage as runc stats events"},
+    {"exec", oci_cmd_exec, "run a new process in a running container"},
     {"features", oci_cmd_features, "print the features this runtime supports, as JSON"},
+    {"kill", oci_cmd_kill, "send a signal to a container's init (--all: every process)"},
     {"list", oci_cmd_list, "list the containers in --root"},
+    {"pause", oci_cmd_pause, "freeze a container's VM (vCPUs parked)"},
+    {"ps", oci_cmd_ps, "list a container's processes (guest pids)"},
+    {"resume", oci_cmd_resume, "thaw a paused container"},
+    {"run", oci_cmd_run, "create and start a container, wait for it, delete it"},
     {"spec", oci_cmd_spec, "write a default config.json"},
+    {"start", oci_cmd_start, "start a created container's process"},
     {"state", oci_cmd_state, "print a container's OCI state JSON"},
+    {"update", oci_cmd_update, "change a running container's resources"},
 };
 
 void oci_cli_version(FILE *f)
@@ -54,8 +64,24 @@ void oci_cli_usage_commands(FILE *f)
 
 const char *oci_default_kernel(void)
 {
+	static char built[PATH_MAX];
 	const char *k = getenv("KVBOX_KERNEL");
-	return k && *k ? k : KVBOX_KERNEL_DEFAULT;
+	if (k && *k)
+		return k;
+	/* a build tree: images/build-kernel links build/kernel/bzImage */
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(built, sizeof(built), "%s/kernel/bzImage", exe);
+			if (access(built, R_OK) == 0)
+				return built;
+		}
+	}
+	return KVBOX_KERNEL_DEFAULT;
 }
 
 /* ---- reporting ---- */

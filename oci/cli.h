@@ -66,8 +66,9 @@ int oci_cli_nargs(struct oci_cli *cli, int argc, int optind_, int min, int max, 
 /* The one-line message for an option getopt_long rejected. */
 int oci_cli_bad_option(struct oci_cli *cli, char **argv, int optind_, int optopt_);
 
-/* The guest kernel kvbox boots for a container: $KVBOX_KERNEL, else the
- * path configured at build time (KVBOX_KERNEL_DEFAULT). */
+/* The guest kernel kvbox boots for a container: $KVBOX_KERNEL, else
+ * kernel/bzImage beside the kvbox binary (a build tree), else the path
+ * configured at build time (KVBOX_KERNEL_DEFAULT). */
 const char *oci_default_kernel(void);
 
 /* Signal names and numbers as the guest (Linux x86-64) numbers them:
@@ -75,9 +76,8 @@ const char *oci_default_kernel(void);
  * `unknown signal "X"`. */
 int oci_signal_parse(const char *s, int *sig, struct kv_err *err);
 
-/* `kill [--all|-a] ID [SIGNAL]` (SIGNAL defaults to SIGTERM).  Parsed and
- * validated only: delivery needs the guest agent, so `kill` is not in the
- * command table yet. */
+/* `kill [--all|-a] ID [SIGNAL]` (SIGNAL defaults to SIGTERM), parsed and
+ * validated (oci/cmd_kill.c). */
 struct oci_kill_args {
 	const char *id;
 	int sig;
@@ -91,6 +91,16 @@ int oci_cmd_list(struct oci_cli *cli, int argc, char **argv);
 int oci_cmd_delete(struct oci_cli *cli, int argc, char **argv);
 int oci_cmd_features(struct oci_cli *cli, int argc, char **argv);
 int oci_cmd_spec(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_create(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_run(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_start(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_kill(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_ps(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_events(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_pause(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_resume(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_update(struct oci_cli *cli, int argc, char **argv);
 
 /* delete's hook for what a container holds outside its state directory:
  * runs after the sandbox is dead, before the directory goes.  Later work

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `kvbox kill [--all|-a] ID [SIGNAL]`: argument parsing and signal names.
- * Delivery belongs to the guest agent (the container's processes live in
- * the guest), so the command is not dispatched yet; when the agent exists,
- * oci_cmd_kill() parses with oci_kill_parse_args(), loads the container
- * with its lock, and asks the VMM over the control socket, falling back to
- * SIGKILL of the sandbox (oci_proc_signal) for an unresponsive VM.
+ * `kvbox kill [--all|-a] ID [SIGNAL]`: the sandbox asks the guest agent to
+ * signal the container's init (or, with --all, every process of the
+ * container).  The container must be created, running or paused (a paused
+ * VM takes only SIGKILL, which ends it).  When the sandbox does not answer
+ * and the signal is SIGKILL, the sandbox process itself is killed (pid +
+ * start time checked through a pidfd), which ends the VM and the
+ * container with it.  No lock is taken, as in runc: kill must work while
+ * another command holds the container.
  *
  * Signal numbers are the guest's (Linux x86-64), written out rather than
  * taken from the host's <signal.h>.  Real-time signals follow docker:
@@ -13,17 +15,20 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "oci/cli.h"
+#include "oci/lifecycle.h"
 #include "util/cleanup.h"
 
 #define SIG_MAX	    64
 #define SIG_RTMIN   34
 #define SIG_RTMAX   64
 #define SIG_DEFAULT 15 /* SIGTERM */
+#define SIGKILL_NUM 9
 
 static const struct {
 	const char *name;
@@ -119,4 +124,40 @@ int oci_kill_parse_args(int argc, char **argv, struct oci_kill_args *out, struct
 	if (n == 2)
 		return oci_signal_parse(argv[optind + 1], &out->sig, err);
 	return 0;
+}
+
+int oci_cmd_kill(struct oci_cli *cli, int argc, char **argv)
+{
+	struct oci_kill_args a;
+	struct kv_err err = {0};
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: kvbox kill [--all|-a] ID [SIGNAL]\n"
+		       "Sends SIGNAL (default SIGTERM; a number or a name) to the container.\n");
+		return 0;
+	}
+	if (oci_kill_parse_args(argc, argv, &a, &err) < 0)
+		return oci_cli_fail_err(cli, &err);
+	struct oci_statedir root = {.fd = -1};
+	struct oci_container *c = NULL;
+	int r = oci_container_open(cli, a.id, false, &root, &c, &err);
+	if (r == 0)
+		r = oci_container_require(c,
+					  (1u << OCI_STATUS_CREATED) | (1u << OCI_STATUS_RUNNING) |
+					      (1u << OCI_STATUS_PAUSED),
+					  &err);
+	if (r == 0) {
+		json_t *req = json_pack("{s:s, s:i, s:b}", "op", "kill", "signal", a.sig, "all",
+					a.all);
+		json_t *reply = NULL;
+		r = oci_container_call(c, req, OCI_CTL_TIMEOUT_MS, &reply, &err);
+		json_decref(req);
+		json_decref(reply);
+		if (r < 0 && a.sig == SIGKILL_NUM && r != -EINVAL) {
+			oci_cli_debug(cli, "%s; SIGKILL to the sandbox", err.msg);
+			r = oci_proc_kill_wait(&c->st.sandbox, 10000, &err);
+		}
+	}
+	oci_container_free(c);
+	oci_statedir_close(&root);
+	return r < 0 ? oci_cli_fail_err(cli, &err) : 0;
 }

@@ -10,6 +10,7 @@
 #include "gofer/gofer.h"
 #include "oci/cli.h"
 #include "vmm/boot_cmd.h"
+#include "vmm/sandbox.h"
 
 static void usage(FILE *f)
 {
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 	/* internal roles, started by kvbox itself (docs/cli.md) */
 	if (!strcmp(cmd, "gofer"))
 		return cmd_gofer(argc - 1, argv + 1);
+	if (!strcmp(cmd, "sandbox"))
+		return cmd_sandbox(argc - 1, argv + 1);
 	/* the runc-compatible commands and their global flags (oci/cli.c) */
 	return oci_cli_main(argc, argv);
 }

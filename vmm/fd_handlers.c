@@ -29,20 +29,43 @@ int fd_handlers_add(struct fd_handlers *t, int fd, uint32_t events, fd_handler_f
 		if (t->h[i].fd == fd)
 			return kv_err_set(err, EEXIST, "event loop: fd %d (%s) already registered",
 					  fd, name);
-	if (t->n == FD_HANDLERS_MAX)
+	/* a removed slot is reused: an event for its old fd still queued in
+	 * the loop's current batch then reaches the new handler, which, like
+	 * every handler, must take a spurious wake-up (EAGAIN) in its stride */
+	unsigned i = 0;
+	while (i < t->n && t->h[i].fd >= 0)
+		i++;
+	if (i == FD_HANDLERS_MAX)
 		return kv_err_set(err, ENOSPC, "event loop: no room for %s (%u handlers)", name,
 				  FD_HANDLERS_MAX);
-	unsigned i = t->n;
 	t->h[i] = (struct fd_handler){fd, events, fn, ctx, name, 0};
 	if (t->epfd >= 0) {
 		int r = epoll_add_entry(t, i);
 		if (r < 0) {
 			t->h[i].fd = -1;
+			t->h[i].fn = NULL;
 			return kv_err_sys(err, -r, "event loop: adding %s", name);
 		}
 	}
-	t->n++;
+	if (i == t->n)
+		t->n++;
 	return 0;
+}
+
+int fd_handlers_set_events(struct fd_handlers *t, int fd, uint32_t events)
+{
+	for (unsigned i = 0; i < t->n; i++) {
+		if (fd < 0 || t->h[i].fd != fd)
+			continue;
+		if (t->h[i].events == events)
+			return 0;
+		t->h[i].events = events;
+		if (t->epfd < 0)
+			return 0;
+		struct epoll_event ev = {.events = events, .data.u64 = t->token_base + i};
+		return epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+	}
+	return -ENOENT;
 }
 
 int fd_handlers_remove(struct fd_handlers *t, int fd)

@@ -8,9 +8,10 @@
  * when its fd is ready.  The loop itself never learns about devices.
  *
  * Tokens: entry i gets token base + i, so the loop's own enum tokens stay
- * below base.  Entries never move; a removed entry keeps its slot (its
- * token is then ignored), so tokens already queued in an epoll_wait batch
- * stay valid.
+ * below base.  Entries never move.  A removed entry's token is ignored
+ * until a later add reuses its slot; an event for the old fd still queued
+ * in the current epoll_wait batch may then reach the new handler, so every
+ * handler must take a spurious wake-up (EAGAIN) in its stride.
  *
  * Threading: the table is built before the loop runs and then touched only
  * by the loop's thread (handlers may remove entries, including their own).
@@ -23,7 +24,7 @@
 
 #include "util/err.h"
 
-#define FD_HANDLERS_MAX 64
+#define FD_HANDLERS_MAX 256
 
 /* Called on the loop's thread with the epoll events that fired. */
 typedef void (*fd_handler_fn)(void *ctx, int fd, uint32_t events);
@@ -50,6 +51,8 @@ void fd_handlers_init(struct fd_handlers *t);
  * attached to a loop, the fd joins its epoll set at once. */
 int fd_handlers_add(struct fd_handlers *t, int fd, uint32_t events, fd_handler_fn fn, void *ctx,
 		    const char *name, struct kv_err *err);
+/* Changes the events fd is watched for.  -ENOENT if absent. */
+int fd_handlers_set_events(struct fd_handlers *t, int fd, uint32_t events);
 /* Unregisters fd (from the epoll set too, if attached).  -ENOENT if absent. */
 int fd_handlers_remove(struct fd_handlers *t, int fd);
 

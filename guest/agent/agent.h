@@ -192,6 +192,7 @@ int info_cmdline(struct agent_config *cfg, struct kv_err *err);
 void info_hello(struct agent *a, struct agent_msg *m, char *kernel, size_t klen);
 int info_ps(struct agent *a, struct agent_msg *m, struct kv_err *err);
 int info_stats(struct agent *a, struct agent_stats *s, struct kv_err *err);
+int info_update(struct agent *a, const struct agent_update *u, struct kv_err *err);
 
 /* selftest.c */
 pid_t selftest_spawn(struct agent *a);

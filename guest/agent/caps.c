@@ -74,7 +74,10 @@ static int set_sets(const struct agent_process *p, uint64_t mask, struct kv_err 
 	for (unsigned cap = 0; cap < 64; cap++) {
 		if (!(p->cap_ambient & mask & (1ull << cap)))
 			continue;
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+		/* as runc: a capability the inheritable set lacks cannot be
+		 * ambient (EPERM); that is the config's choice, not an error
+		 * (runc's default spec asks for exactly that) */
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM)
 			return kv_err_sys(err, errno, "raising ambient capability %u", cap);
 	}
 	return 0;

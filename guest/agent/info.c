@@ -217,3 +217,60 @@ int info_stats(struct agent *a, struct agent_stats *s, struct kv_err *err)
 		stats_proc(a, s);
 	return 0;
 }
+
+/* Writes one value to a file of the container's cgroup. */
+static int cg_write(const char *file, const char *value, struct kv_err *err)
+{
+	char path[128];
+	snprintf(path, sizeof(path), AGENT_CGROUP "/%s", file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kv_err_sys(err, errno, "UPDATE: %s", path);
+	ssize_t n = write(fd, value, strlen(value));
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return kv_err_sys(err, e, "UPDATE: %s <- \"%s\"", path, value);
+	return 0;
+}
+
+int info_update(struct agent *a, const struct agent_update *u, struct kv_err *err)
+{
+	char v[64];
+	int r = 0;
+	if (!a->have_cgroup)
+		return kv_err_set(err, EOPNOTSUPP, "UPDATE: the guest has no container cgroup");
+	if (u->cpu_quota || u->cpu_period) {
+		/* cpu.max takes "QUOTA PERIOD"; keep what is not being changed */
+		char cur[64] = "max 100000";
+		slurp(AGENT_CGROUP "/cpu.max", cur, sizeof(cur));
+		char quota[32] = "max";
+		unsigned long long period = 100000;
+		sscanf(cur, "%31s %llu", quota, &period);
+		if (u->cpu_quota == AGENT_UNLIMITED)
+			snprintf(quota, sizeof(quota), "max");
+		else if (u->cpu_quota)
+			snprintf(quota, sizeof(quota), "%llu", (unsigned long long)u->cpu_quota);
+		if (u->cpu_period && u->cpu_period != AGENT_UNLIMITED)
+			period = u->cpu_period;
+		snprintf(v, sizeof(v), "%s %llu", quota, period);
+		if ((r = cg_write("cpu.max", v, err)) < 0)
+			return r;
+	}
+	if (u->cpu_weight) {
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)u->cpu_weight);
+		if ((r = cg_write("cpu.weight", v, err)) < 0)
+			return r;
+	}
+	if (u->pids_max) {
+		if (u->pids_max == AGENT_UNLIMITED)
+			snprintf(v, sizeof(v), "max");
+		else
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)u->pids_max);
+		if ((r = cg_write("pids.max", v, err)) < 0)
+			return r;
+	}
+	if (u->cpuset_cpus && *u->cpuset_cpus)
+		r = cg_write("cpuset.cpus", u->cpuset_cpus, err);
+	return r;
+}

@@ -156,6 +156,9 @@ static int dispatch(struct agent *a, struct agent_msg *m, struct kv_err *err)
 		if (ret == 0)
 			agent_send(a, &r);
 		return ret;
+	case AGENT_UPDATE:
+		ret = info_update(a, &m->u.update, err);
+		break;
 	case AGENT_SHUTDOWN:
 		reply_empty(a, h);
 		power_off(a, "SHUTDOWN from the host");

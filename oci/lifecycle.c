@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The create sequence and what the lifecycle commands share; see
+ * oci/lifecycle.h.
+ *
+ * create, in order (runtime-spec "Lifecycle"):
+ *   1. config.json parsed and converted for the guest (every error
+ *      before anything exists);
+ *   2. ROOT/ID made with its lock held, status "creating";
+ *   3. the sandbox forked and exec'd as `kvbox sandbox`, in its own
+ *      session, with our fds 0-2 as the container's stdio and a pipe it
+ *      reports readiness on ("ready GOFER_PID" / "error MESSAGE");
+ *      every other fd is closed (the shim's socket must not leak);
+ *   4. state "created" saved with the sandbox's pid and start time;
+ *   5. prestart, createRuntime, createContainer hooks;
+ *   6. the pid file, last.
+ * A failure at 3-6 kills the sandbox and removes ROOT/ID.
+ */
+#include "oci/lifecycle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/initramfs.h"
+#include "oci/hooks.h"
+#include "oci/spec_agent.h"
+#include "util/cleanup.h"
+#include "vmm/ctl.h"
+#include "vmm/sandbox.h"
+
+int oci_container_open(struct oci_cli *cli, const char *id, bool lock, struct oci_statedir *root,
+		       struct oci_container **out, struct kv_err *err)
+{
+	*out = NULL;
+	int r = oci_id_validate(id, err);
+	if (r < 0)
+		return r;
+	r = oci_cli_open_root(cli, root, false, err);
+	if (r == -ENOENT)
+		return kv_err_set(err, ENOENT, "container \"%s\" does not exist", id);
+	if (r < 0)
+		return r;
+	r = oci_state_load(root, id, lock ? OCI_LOAD_LOCK : 0, out, err);
+	if (r == 0)
+		oci_state_refresh(*out);
+	return r;
+}
+
+int oci_container_call(struct oci_container *c, const json_t *req, int timeout_ms,
+		       json_t **reply, struct kv_err *err)
+{
+	int r = ctl_call(c->dirfd, req, NULL, 0, timeout_ms, reply, err);
+	if (r < 0)
+		return kv_err_wrap(err, r, "container \"%s\"", c->st.id);
+	return 0;
+}
+
+int oci_container_require(const struct oci_container *c, unsigned mask, struct kv_err *err)
+{
+	if (mask & (1u << c->st.status))
+		return 0;
+	switch (c->st.status) {
+	case OCI_STATUS_STOPPED:
+		return kv_err_set(err, EINVAL, "container \"%s\" is stopped", c->st.id);
+	case OCI_STATUS_CREATING:
+		return kv_err_set(err, EBUSY, "container \"%s\" is still being created",
+				  c->st.id);
+	default:
+		return kv_err_set(err, EINVAL, "container \"%s\" is %s", c->st.id,
+				  oci_status_name(c->st.status));
+	}
+}
+
+int oci_write_pid_file(const char *path, pid_t pid, struct kv_err *err)
+{
+	char tmp[PATH_MAX];
+	int n = snprintf(tmp, sizeof(tmp), "%s.kvbox-tmp.%d", path, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return kv_err_set(err, ENAMETOOLONG, "--pid-file %s: path too long", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return kv_err_sys(err, errno, "--pid-file %s", path);
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	bool ok = write(fd, buf, (size_t)len) == len;
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		int e = errno ? errno : EIO;
+		unlink(tmp);
+		return kv_err_sys(err, e, "--pid-file %s", path);
+	}
+	return 0;
+}
+
+int oci_container_hooks(struct oci_cli *cli, struct oci_container *c, int kind,
+			struct kv_err *err)
+{
+	(void)cli;
+	struct oci_config *cfg = NULL;
+	int r = oci_config_load(c->st.bundle, &cfg, err);
+	if (r < 0)
+		return r;
+	if (cfg->hooks.n[kind] == 0) {
+		oci_config_free(cfg);
+		return 0;
+	}
+	json_t *state = oci_state_json(&c->st);
+	r = state ? oci_hooks_run(&cfg->hooks, (enum oci_hook_kind)kind, state, c->st.bundle, err)
+		  : kv_err_set(err, ENOMEM, "state JSON");
+	json_decref(state);
+	oci_config_free(cfg);
+	return r;
+}
+
+/* ---- create ---- */
+
+/* Everything `create` can check before anything exists. */
+static int precheck(const struct oci_create_opts *o, const char *id, struct kv_err *err)
+{
+	struct oci_config *cfg = NULL;
+	int r = oci_config_load(o->bundle, &cfg, err);
+	if (r < 0)
+		return r;
+	if (!cfg->process) {
+		oci_config_free(cfg);
+		return kv_err_set(err, EINVAL, "%s/config.json: process: required to create a "
+					       "container",
+				  o->bundle);
+	}
+	if (cfg->process->terminal && !o->console_socket) {
+		oci_config_free(cfg);
+		return kv_err_set(err, EINVAL,
+				  "process.terminal is true but no --console-socket was given");
+	}
+	struct agent_create ac = {0};
+	struct oci_vm_plan plan = {0};
+	r = oci_spec_to_agent(cfg, id, SANDBOX_MAX_SHARES, &ac, &plan, err);
+	oci_agent_create_free(&ac);
+	oci_vm_plan_free(&plan);
+	oci_config_free(cfg);
+	if (r < 0)
+		return kv_err_wrap(err, r, "%s/config.json", o->bundle);
+	const char *kernel = oci_default_kernel();
+	if (access(kernel, R_OK) < 0)
+		return kv_err_set(err, errno,
+				  "guest kernel %s: %s (build it with images/build-kernel, or set "
+				  "KVBOX_KERNEL)",
+				  kernel, strerror(errno));
+	char agent[PATH_MAX];
+	return agent_binary_path(agent, sizeof(agent), err);
+}
+
+/* The child: becomes `kvbox sandbox`.  Never returns. */
+__attribute__((noreturn)) static void exec_sandbox(struct oci_cli *cli, const char *id,
+						   const struct oci_create_opts *o,
+						   const char *root, int ready)
+{
+	setsid();
+	/* the ready pipe goes right after the fds we keep (0-2); all others
+	 * close (runc's --preserve-fds cannot reach into a VM) */
+	int target = 3;
+	if (ready != target) {
+		if (dup2(ready, target) < 0)
+			_exit(127);
+	} else {
+		fcntl(target, F_SETFD, 0);
+	}
+	syscall(SYS_close_range, target + 1, ~0U, 0);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	const char *argv[24];
+	int n = 0;
+	argv[n++] = "kvbox";
+	argv[n++] = "sandbox";
+	argv[n++] = "--root";
+	argv[n++] = root;
+	argv[n++] = "--bundle";
+	argv[n++] = o->bundle;
+	argv[n++] = "--ready-fd";
+	argv[n++] = "3";
+	if (o->console_socket) {
+		argv[n++] = "--console-socket";
+		argv[n++] = o->console_socket;
+	}
+	if (cli->log_path) {
+		argv[n++] = "--log";
+		argv[n++] = cli->log_path;
+		argv[n++] = "--log-format";
+		argv[n++] = cli->log_format == OCI_LOG_JSON ? "json" : "text";
+	}
+	if (cli->debug)
+		argv[n++] = "--debug";
+	argv[n++] = id;
+	argv[n] = NULL;
+	execv("/proc/self/exe", (char **)argv);
+	dprintf(STDERR_FILENO, "kvbox create: exec of the sandbox failed: %s\n", strerror(errno));
+	_exit(127);
+}
+
+static unsigned create_timeout_s(void)
+{
+	const char *v = getenv("KVBOX_CREATE_TIMEOUT");
+	long t = v ? strtol(v, NULL, 10) : 0;
+	return t > 0 ? (unsigned)t : OCI_CREATE_TIMEOUT_S;
+}
+
+/* Reads the sandbox's one line; 0 with *gofer on "ready". */
+static int wait_ready(int fd, pid_t child, pid_t *gofer, struct kv_err *err)
+{
+	char line[KV_ERR_MSG_MAX + 64];
+	size_t len = 0;
+	unsigned timeout = create_timeout_s();
+	time_t end = time(NULL) + timeout;
+	for (;;) {
+		int left = (int)(end - time(NULL));
+		if (left <= 0)
+			return kv_err_set(err, ETIMEDOUT,
+					  "the sandbox was not ready within %u s "
+					  "(KVBOX_CREATE_TIMEOUT)",
+					  timeout);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, left * 1000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;
+		ssize_t n = read(fd, line + len, sizeof(line) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(line, '\n', len) || len == sizeof(line) - 1)
+			break;
+	}
+	line[len] = 0;
+	char *nl = strchr(line, '\n');
+	if (nl)
+		*nl = 0;
+	if (!strncmp(line, "ready ", 6)) {
+		*gofer = (pid_t)atoi(line + 6);
+		return 0;
+	}
+	if (!strncmp(line, "error ", 6))
+		return kv_err_set(err, EIO, "%s", line + 6);
+	int status = 0;
+	if (waitpid(child, &status, WNOHANG) == child) {
+		if (WIFSIGNALED(status))
+			return kv_err_set(err, EIO, "the sandbox died of signal %d while starting",
+					  WTERMSIG(status));
+		return kv_err_set(err, EIO, "the sandbox exited with status %d while starting",
+				  WEXITSTATUS(status));
+	}
+	return kv_err_set(err, EIO, "the sandbox stopped talking while starting");
+}
+
+static void kill_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts *o,
+	       pid_t *sandbox, struct kv_err *err)
+{
+	struct oci_statedir root = {.fd = -1};
+	struct oci_container *c = NULL;
+	int r = oci_id_validate(id, err);
+	if (r < 0)
+		return r;
+	if ((r = precheck(o, id, err)) < 0)
+		return r;
+	if ((r = oci_cli_open_root(cli, &root, true, err)) < 0)
+		return r;
+	if ((r = oci_state_create(&root, id, o->bundle, &c, err)) < 0) {
+		if (r == -EEXIST)
+			kv_err_set(err, EEXIST, "container \"%s\" already exists", id);
+		oci_statedir_close(&root);
+		return r;
+	}
+	if (o->preserve_fds > 0)
+		oci_cli_warn(cli, "--preserve-fds %d: fds cannot be passed into a VM; closed",
+			     o->preserve_fds);
+	int pipefd[2] = {-1, -1};
+	pid_t child = -1, gofer = -1;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = kv_err_sys(err, errno, "pipe");
+		goto fail;
+	}
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		r = kv_err_sys(err, errno, "fork");
+		goto fail;
+	}
+	if (child == 0) {
+		close(pipefd[0]);
+		exec_sandbox(cli, id, o, root.path, pipefd[1]);
+	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	r = wait_ready(pipefd[0], child, &gofer, err);
+	close(pipefd[0]);
+	pipefd[0] = -1;
+	if (r < 0)
+		goto fail;
+	c->st.status = OCI_STATUS_CREATED;
+	struct oci_config *cfg = NULL;
+	if (oci_config_load(o->bundle, &cfg, NULL) == 0) {
+		free(c->st.rootfs);
+		c->st.rootfs = strdup(cfg->root.path);
+	}
+	oci_config_free(cfg);
+	if ((r = oci_proc_identify(child, &c->st.sandbox, err)) < 0)
+		goto fail;
+	if (gofer > 0)
+		oci_proc_identify(gofer, &c->st.gofer, NULL);
+	char sock[PATH_MAX];
+	snprintf(sock, sizeof(sock), "%s/%s", c->dir, CTL_SOCKET_NAME);
+	free(c->st.control_socket);
+	c->st.control_socket = strdup(sock);
+	if ((r = oci_state_save(c, err)) < 0)
+		goto fail;
+	if ((r = oci_container_hooks(cli, c, OCI_HOOK_PRESTART, err)) < 0 ||
+	    (r = oci_container_hooks(cli, c, OCI_HOOK_CREATE_RUNTIME, err)) < 0 ||
+	    (r = oci_container_hooks(cli, c, OCI_HOOK_CREATE_CONTAINER, err)) < 0)
+		goto fail;
+	if (o->pid_file && (r = oci_write_pid_file(o->pid_file, child, err)) < 0)
+		goto fail;
+	*sandbox = child;
+	oci_container_free(c);
+	oci_statedir_close(&root);
+	return 0;
+fail:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (child > 0)
+		kill_child(child);
+	if (c->st.gofer.pid)
+		oci_proc_kill_wait(&c->st.gofer, 5000, NULL);
+	oci_state_destroy(c, NULL);
+	oci_container_free(c);
+	oci_statedir_close(&root);
+	return r;
+}
+
+/* ---- start ---- */
+
+int oci_start_locked(struct oci_cli *cli, struct oci_container *c, struct kv_err *err)
+{
+	if (c->st.status != OCI_STATUS_CREATED) {
+		if (c->st.status == OCI_STATUS_STOPPED)
+			return kv_err_set(err, EINVAL, "cannot start a container that has stopped");
+		return kv_err_set(err, EINVAL, "cannot start an already %s container",
+				  oci_status_name(c->st.status));
+	}
+	int r = oci_container_hooks(cli, c, OCI_HOOK_START_CONTAINER, err);
+	if (r < 0)
+		return r;
+	json_t *req = json_pack("{s:s}", "op", "start");
+	json_t *reply = NULL;
+	r = oci_container_call(c, req, OCI_START_TIMEOUT_MS, &reply, err);
+	json_decref(req);
+	json_decref(reply);
+	if (r < 0)
+		return r;
+	c->st.status = OCI_STATUS_RUNNING;
+	if ((r = oci_state_save(c, err)) < 0)
+		return r;
+	struct kv_err herr = {0};
+	if (oci_container_hooks(cli, c, OCI_HOOK_POSTSTART, &herr) < 0)
+		oci_cli_warn(cli, "%s", herr.msg);
+	return 0;
+}

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `kvbox sandbox`: the container's VMM process; see vmm/sandbox.h. */
+#include "vmm/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/initramfs.h"
+#include "oci/cli.h"
+#include "util/cleanup.h"
+#include "vmm/agent_chan.h"
+#include "vmm/ctl.h"
+#include "vmm/runloop.h"
+#include "vmm/vm_boot.h"
+
+#define SANDBOX_CMDLINE	    "console=ttyS0 reboot=k panic=-1 quiet"
+#define SHUTDOWN_TIMEOUT_S  10
+#define SANDBOX_EXIT_VMFAIL 255 /* the machine ended before the init did */
+
+uint64_t sb_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sb_log(struct sandbox *sb, const char *level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!sb->log) {
+		/* no --log: our stderr is the container's; keep it clean
+		 * unless debugging */
+		/* before readiness, errors reach `create` through the ready fd */
+		if (sb->debug || (!strcmp(level, "error") && sb->ready_fd < 0))
+			fprintf(stderr, "kvbox sandbox %s: %s\n", sb->id, msg);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char when[OCI_TIME_RFC3339_MAX];
+	oci_time_rfc3339(&ts, when);
+	if (sb->log_json) {
+		json_t *o = json_pack("{s:s, s:s, s:s}", "level", level, "msg", msg, "time", when);
+		char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (line)
+			fprintf(sb->log, "%s\n", line);
+		free(line);
+		json_decref(o);
+	} else {
+		fprintf(sb->log, "time=\"%s\" level=%s msg=\"sandbox %s: %s\"\n", when, level,
+			sb->id, msg);
+	}
+	fflush(sb->log);
+}
+
+static void ready_write(struct sandbox *sb, const char *line)
+{
+	if (sb->ready_fd < 0)
+		return;
+	size_t len = strlen(line);
+	while (len) {
+		ssize_t n = write(sb->ready_fd, line, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		line += n;
+		len -= (size_t)n;
+	}
+	close(sb->ready_fd);
+	sb->ready_fd = -1;
+}
+
+void sb_fail_startup(struct sandbox *sb, const char *msg)
+{
+	char line[1100];
+	snprintf(line, sizeof(line), "error %s\n", msg);
+	sb_log(sb, "error", "%s", msg);
+	ready_write(sb, line);
+	vm_request_exit(sb->vm, VM_EXIT_ERROR, "%s", msg);
+}
+
+void sb_ready(struct sandbox *sb)
+{
+	char line[64];
+	snprintf(line, sizeof(line), "ready %d\n", (int)sb->gofer_pid);
+	ready_write(sb, line);
+}
+
+void sb_stop_vm(struct sandbox *sb, const char *why)
+{
+	if (sb->debug)
+		sb_log(sb, "debug", "stopping the VM: %s", why);
+	vm_request_exit(sb->vm, VM_EXIT_POWEROFF, "%s", why);
+}
+
+/* ---- the init: CREATE once the agent said HELLO ---- */
+
+static void create_done(struct sandbox *sb, void *ctx, const struct agent_msg *reply,
+			const struct kv_err *err)
+{
+	int slot = (int)(intptr_t)ctx;
+	if (err) {
+		sb_fail_startup(sb, err->msg);
+		return;
+	}
+	sb->procs[slot].pid = reply->u.pid.pid;
+	sb->phase = SB_CREATED;
+	/* the boot deadline is over */
+	struct itimerspec off = {0};
+	timerfd_settime(sb->timer_fd, 0, &off, NULL);
+	if (sb->debug)
+		sb_log(sb, "debug", "container prepared: guest pid %" PRIu32, reply->u.pid.pid);
+	sb_ready(sb);
+	sb_check_exits(sb); /* it may have died already */
+}
+
+void sb_on_hello(struct sandbox *sb, const struct agent_hello *h)
+{
+	struct kv_err err = {0};
+	if (sb->phase != SB_BOOTING)
+		return;
+	if (sb->debug) {
+		char line[512];
+		vm_agent_ready_line(h, line, sizeof(line));
+		sb_log(sb, "debug", "agent ready: %s", line);
+	}
+	sb->phase = SB_CREATING;
+	int slot = sb_proc_alloc(sb, true);
+	const int fds[3] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+	if (slot < 0 ||
+	    sb_stdio_setup(sb, slot, fds, sb->console_socket, &sb->create.process, &err) < 0) {
+		sb_fail_startup(sb, slot < 0 ? "no process slot" : err.msg);
+		return;
+	}
+	struct agent_msg m;
+	agent_msg_init(&m, AGENT_CREATE, 0, 0);
+	m.u.create = sb->create;
+	if (sb_agent_request(sb, &m, create_done, (void *)(intptr_t)slot, &err) < 0)
+		sb_fail_startup(sb, err.msg);
+}
+
+void sb_on_exit_event(struct sandbox *sb, const struct agent_exit *e)
+{
+	for (int i = 0; i < SANDBOX_MAX_PROCS; i++) {
+		struct sb_proc *p = &sb->procs[i];
+		if (!p->used || p->pid != e->pid || p->exited)
+			continue;
+		p->exited = true;
+		p->exit = *e;
+		p->exit_deadline_ms = sb_now_ms() + SANDBOX_DRAIN_MS;
+		if (p->is_init) {
+			sb->init_exited = true;
+			sb->init_exit = *e;
+			sb->phase = SB_EXITING;
+		}
+		if (sb->debug)
+			sb_log(sb, "debug", "guest pid %" PRIu32 " exited: code %" PRIu32
+					    " signal %" PRIu32,
+			       e->pid, e->code, e->signal);
+		break;
+	}
+	sb_check_exits(sb);
+}
+
+static void shutdown_timeout(struct sandbox *sb)
+{
+	struct itimerspec its = {.it_value = {.tv_sec = SHUTDOWN_TIMEOUT_S}};
+	timerfd_settime(sb->timer_fd, 0, &its, NULL);
+}
+
+void sb_check_exits(struct sandbox *sb)
+{
+	for (int i = 0; i < SANDBOX_MAX_PROCS; i++) {
+		struct sb_proc *p = &sb->procs[i];
+		if (!p->used || !p->exited || !sb_stdio_drained(sb, i))
+			continue;
+		if (p->is_init) {
+			if (!sb->shutdown_sent) {
+				sb_agent_shutdown(sb);
+				shutdown_timeout(sb);
+			}
+		} else {
+			sb_ctl_proc_exited(sb, i);
+		}
+	}
+}
+
+static void on_timer(void *ctx, int fd, uint32_t events)
+{
+	struct sandbox *sb = ctx;
+	uint64_t n;
+	(void)events;
+	if (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return;
+	if (sb->phase < SB_CREATED) {
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+			 "the guest agent was not ready within %u s (a console log is kept with "
+			 "--debug)",
+			 SANDBOX_AGENT_WAIT_S);
+		sb_fail_startup(sb, msg);
+	} else if (sb->shutdown_sent) {
+		sb_stop_vm(sb, "the guest did not power off after SHUTDOWN");
+	}
+}
+
+/* ---- set-up ---- */
+
+struct sandbox_opts {
+	const char *root, *bundle, *console_socket, *log, *log_format, *id;
+	int ready_fd;
+	bool debug;
+};
+
+static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"root", required_argument, NULL, 'r'},
+	    {"bundle", required_argument, NULL, 'b'},
+	    {"ready-fd", required_argument, NULL, 'R'},
+	    {"console-socket", required_argument, NULL, 'c'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"log-format", required_argument, NULL, 'f'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof(*o));
+	o->ready_fd = -1;
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o->root = optarg;
+			break;
+		case 'b':
+			o->bundle = optarg;
+			break;
+		case 'R':
+			o->ready_fd = atoi(optarg);
+			break;
+		case 'c':
+			o->console_socket = optarg;
+			break;
+		case 'l':
+			o->log = optarg;
+			break;
+		case 'f':
+			o->log_format = optarg;
+			break;
+		case 'd':
+			o->debug = true;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc - 1 || !o->root || !o->bundle)
+		return -1;
+	o->id = argv[optind];
+	return 0;
+}
+
+static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
+{
+	int r = oci_config_load(sb->bundle, &sb->cfg, err);
+	if (r < 0)
+		return r;
+	if (!sb->cfg->process)
+		return kv_err_set(err, EINVAL, "%s/config.json: no \"process\"", sb->bundle);
+	r = oci_spec_to_agent(sb->cfg, sb->id, SANDBOX_MAX_SHARES, &sb->create, &sb->plan, err);
+	if (r < 0)
+		return r;
+
+	char agent[PATH_MAX];
+	cleanup_free uint8_t *initrd = NULL;
+	size_t initrd_len = 0;
+	if ((r = agent_binary_path(agent, sizeof(agent), err)) < 0 ||
+	    (r = agent_initramfs_build(agent, &initrd, &initrd_len, err)) < 0)
+		return r;
+
+	int console = -1;
+	if (sb->debug)
+		console = openat(sb->dir_fd, "console.log",
+				 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (console < 0)
+		console = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	struct vm_config vc = {
+	    .mem_bytes = sb->plan.mem_bytes,
+	    .ncpus = sb->plan.ncpus,
+	    .console_out = console,
+	    .vsock = true,
+	    .shares = sb->plan.shares,
+	    .nshares = sb->plan.nshares,
+	};
+	char cmdline[256];
+	snprintf(cmdline, sizeof(cmdline), "%s kvbox.agent_port=%u%s", SANDBOX_CMDLINE,
+		 VM_AGENT_PORT, sb->debug ? " kvbox.debug=1" : "");
+	struct vm_boot_spec b = {
+	    .kernel = oci_default_kernel(),
+	    .initrd = initrd,
+	    .initrd_len = initrd_len,
+	    .cmdline = cmdline,
+	    .ncpus = sb->plan.ncpus,
+	};
+	if ((r = vm_boot_load(sb->vm, &vc, &b, err)) < 0)
+		return r;
+	if (sb->vm->virtio.p9.gofer_live)
+		sb->gofer_pid = sb->vm->virtio.p9.gofer.pid;
+
+	sb->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (sb->timer_fd < 0)
+		return kv_err_sys(err, errno, "timerfd_create");
+	struct itimerspec its = {.it_value = {.tv_sec = SANDBOX_AGENT_WAIT_S}};
+	timerfd_settime(sb->timer_fd, 0, &its, NULL);
+	if ((r = fd_handlers_add(&sb->vm->handlers, sb->timer_fd, EPOLLIN, on_timer, sb,
+				 "sandbox timer", err)) < 0 ||
+	    (r = sb_stdio_start(sb, err)) < 0 || (r = sb_agent_listen(sb, err)) < 0 ||
+	    (r = sb_ctl_start(sb, err)) < 0)
+		return r;
+	return vm_start_vcpus(sb->vm, err);
+}
+
+/* Exits like the container's init: its code, or its signal. */
+__attribute__((noreturn)) static void exit_like(const struct agent_exit *e)
+{
+	if (e->signal) {
+		struct rlimit no_core = {0, 0};
+		setrlimit(RLIMIT_CORE, &no_core);
+		prctl(PR_SET_DUMPABLE, 0);
+		signal((int)e->signal, SIG_DFL);
+		sigset_t s;
+		sigemptyset(&s);
+		sigaddset(&s, (int)e->signal);
+		sigprocmask(SIG_UNBLOCK, &s, NULL);
+		raise((int)e->signal);
+	}
+	_exit(e->signal ? 128 + (int)e->signal : (int)(e->code & 0xff));
+}
+
+int cmd_sandbox(int argc, char **argv)
+{
+	struct sandbox_opts o;
+	if (parse_opts(argc, argv, &o) < 0) {
+		fprintf(stderr, "kvbox sandbox: internal command, started by kvbox create; usage: "
+				"kvbox sandbox --root DIR --bundle DIR --ready-fd N ID\n");
+		return 2;
+	}
+	static struct sandbox sb;
+	struct kv_err err = {0};
+	sb.id = o.id;
+	sb.root = o.root;
+	sb.bundle = o.bundle;
+	sb.console_socket = o.console_socket;
+	sb.debug = o.debug;
+	sb.ready_fd = o.ready_fd;
+	sb.agent_fd = sb.ctl_fd = sb.timer_fd = sb.wake_fd = sb.tick_fd = -1;
+	sb.gofer_pid = -1;
+	if (o.log) {
+		sb.log = fopen(o.log, "ae");
+		sb.log_json = o.log_format && !strcmp(o.log_format, "json");
+	}
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NAME, "kvbox-sandbox");
+
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/%s", o.root, o.id);
+	sb.dir_fd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	sb.vm = calloc(1, sizeof(*sb.vm));
+	if (sb.dir_fd < 0 || !sb.vm) {
+		char msg[PATH_MAX + 64];
+		snprintf(msg, sizeof(msg), "%s: %s", dir, strerror(errno));
+		sb_log(&sb, "error", "%s", msg);
+		char line[sizeof(msg) + 8];
+		snprintf(line, sizeof(line), "error %s\n", msg);
+		ready_write(&sb, line);
+		return 1;
+	}
+	if (sandbox_prepare(&sb, &err) < 0) {
+		char line[KV_ERR_MSG_MAX + 8];
+		snprintf(line, sizeof(line), "error %s\n", err.msg);
+		sb_log(&sb, "error", "%s", err.msg);
+		ready_write(&sb, line);
+		vm_destroy(sb.vm);
+		unlinkat(sb.dir_fd, CTL_SOCKET_NAME, 0);
+		return 1;
+	}
+	enum vm_exit_kind kind = vm_run(sb.vm, -1);
+	bool started = sb.phase >= SB_CREATED;
+	if (!started) {
+		char line[sizeof(sb.vm->exit_msg) + 64];
+		snprintf(line, sizeof(line), "error the VM stopped while booting: %s\n",
+			 sb.vm->exit_msg);
+		ready_write(&sb, line);
+	}
+	if (!sb.init_exited && started) {
+		sb_log(&sb, "error", "the VM ended before the container did: %s (%s)",
+		       sb.vm->exit_msg, vm_exit_kind_name(kind));
+	}
+	unlinkat(sb.dir_fd, CTL_SOCKET_NAME, 0);
+	sb_stdio_cancel_all(&sb);
+	vm_destroy(sb.vm);
+	if (!started)
+		return 1;
+	if (kind == VM_EXIT_SIGNAL && !sb.init_exited) {
+		struct agent_exit e = {.signal = (uint32_t)sb.vm->exit_signal};
+		exit_like(&e);
+	}
+	if (!sb.init_exited)
+		return SANDBOX_EXIT_VMFAIL;
+	exit_like(&sb.init_exit);
+}

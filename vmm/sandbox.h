@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `kvbox sandbox` (internal): the long-lived VMM process of one container,
+ * started by `kvbox create` / `run` (oci/cmd_create.c).  Its host pid is
+ * the container's pid: it exits with the container init's exit status, or
+ * dies of the same signal (core dumps off) when the init was killed by
+ * one.
+ *
+ *   kvbox sandbox --root ROOT --bundle B --ready-fd N [--console-socket S]
+ *                 [--debug] [--log L --log-format text|json] ID
+ *
+ * Start-up (sandbox.c): parse the bundle's config.json again, plan the VM
+ * (oci/spec_agent.h: 9p shares, size), bind the control socket, build the
+ * VM (vm_boot.h) with the agent initramfs, a virtio-vsock and the 9p
+ * shares (one gofer process), start the vCPUs and run the event loop.
+ * Everything after that happens in callbacks on the loop's thread:
+ *
+ *   sandbox_agent.c  the agent channel: HELLO, then CREATE; requests with
+ *                    ids and a completion callback each; EXIT events
+ *   sandbox_ctl.c    the control socket (vmm/ctl.h): CLI requests become
+ *                    agent requests or VM actions (pause)
+ *   sandbox_stdio.c  stdio of each container process: vsock streams the
+ *                    agent connects to our listening ports, relayed by one
+ *                    thread per direction to the fds create/exec gave us,
+ *                    or to a host pty whose master went to the console
+ *                    socket (window size polled and forwarded)
+ *
+ * Readiness: once CREATE is answered (the init is prepared and waits for
+ * START), "ready GOFER_PID\n" is written to the ready fd and it is
+ * closed; any failure before that writes "error MESSAGE\n" and exits 1.
+ * The init's EXIT: wait (bounded) for its output streams to drain, send
+ * SHUTDOWN, let the guest power off, exit with the init's status.
+ */
+#ifndef KVBOX_VMM_SANDBOX_H
+#define KVBOX_VMM_SANDBOX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "guest/protocol.h"
+#include "oci/config.h"
+#include "oci/spec_agent.h"
+#include "util/err.h"
+#include "vmm/vm.h"
+
+#define SANDBOX_MAX_PROCS    64	  /* the init + concurrent execs */
+#define SANDBOX_PORT_BASE    2048u /* stdio ports: base + 4 * slot + stream */
+#define SANDBOX_MAX_PENDING  128
+#define SANDBOX_MAX_CLIENTS  64
+#define SANDBOX_DRAIN_MS     5000 /* after an EXIT, how long output may still flow */
+#define SANDBOX_AGENT_WAIT_S 300  /* HELLO and CREATE, under TCG */
+/* 9p devices: the virtio-mmio slots minus the rng, the vsock, and one kept
+ * for the network */
+#define SANDBOX_MAX_SHARES (VM_VIRTIO_MAX - 3)
+
+struct sandbox;
+
+/* One direction of one stream: in -> out, on its own thread. */
+struct relay {
+	struct sandbox *sb;
+	int in, out;
+	bool out_is_vsock; /* EOF on in -> shutdown(out, SHUT_WR) */
+	bool close_out;	   /* out is ours to close at the end */
+	int cancel;	   /* eventfd: stop now */
+	pthread_t thread;
+	bool started;
+	bool done; /* atomic: the thread has finished */
+	uint64_t bytes;
+};
+
+enum { STREAM_STDIN, STREAM_STDOUT, STREAM_STDERR, STREAM_CONSOLE, STREAM_COUNT };
+
+struct sb_proc {
+	bool used;
+	bool is_init;
+	uint32_t pid; /* guest pid, 0 until CREATE/EXEC answered */
+	bool terminal;
+	int host_fd[3];	  /* create/exec stdio, -1 = none (owned) */
+	int pty_master;	  /* terminal: ours until sent, then -1 */
+	int pty_slave;	  /* terminal: the host side the relay uses (owned) */
+	struct winsize_s {
+		unsigned short rows, cols;
+	} ws;
+	bool listening[STREAM_COUNT];
+	int vsock[STREAM_COUNT]; /* accepted streams (owned by the relays) */
+	struct relay relay[4];	 /* stdin, stdout, stderr / console in, console out */
+	unsigned nrelays;
+	bool exited;
+	struct agent_exit exit;
+	uint64_t exit_deadline_ms; /* monotonic: stop waiting for output */
+	int client;		   /* exec: the waiting control connection, or -1 */
+	uint32_t request_id;	   /* CREATE/EXEC in flight */
+};
+
+typedef void (*agent_done_fn)(struct sandbox *sb, void *ctx, const struct agent_msg *reply,
+			      const struct kv_err *err);
+
+struct sb_pending {
+	bool used;
+	uint32_t id;
+	uint16_t type;
+	agent_done_fn fn;
+	void *ctx;
+	int client; /* control connection the answer goes to, or -1 */
+};
+
+struct sb_client {
+	int fd; /* -1 = free */
+	bool busy; /* a request is in flight */
+	int proc;  /* exec: the process slot, or -1 */
+};
+
+enum sb_phase {
+	SB_BOOTING,  /* waiting for HELLO */
+	SB_CREATING, /* CREATE sent */
+	SB_CREATED,  /* ready written; waiting for START */
+	SB_RUNNING,
+	SB_EXITING, /* the init ended: draining, then SHUTDOWN */
+};
+
+struct sandbox {
+	const char *id, *root, *bundle, *console_socket;
+	bool debug;
+	FILE *log;
+	bool log_json;
+	int ready_fd;
+	int dir_fd;
+	struct oci_config *cfg;
+	struct agent_create create;
+	struct oci_vm_plan plan;
+	struct vm *vm;
+	enum sb_phase phase;
+	/* agent channel */
+	int agent_fd;
+	uint8_t *rbuf;
+	size_t rlen;
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	uint32_t next_id;
+	struct sb_pending pending[SANDBOX_MAX_PENDING];
+	int timer_fd; /* HELLO/CREATE deadline, later the drain tick */
+	int wake_fd;  /* eventfd: a relay finished */
+	int tick_fd;  /* timerfd: window sizes, drain deadlines */
+	/* control socket */
+	int ctl_fd;
+	struct sb_client clients[SANDBOX_MAX_CLIENTS];
+	struct sb_proc procs[SANDBOX_MAX_PROCS];
+	bool init_exited;
+	struct agent_exit init_exit;
+	bool shutdown_sent;
+	bool vm_failed; /* the machine ended before the init did */
+	pid_t gofer_pid;
+};
+
+/* sandbox.c */
+void sb_log(struct sandbox *sb, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sb_fail_startup(struct sandbox *sb, const char *msg);
+void sb_ready(struct sandbox *sb);
+void sb_stop_vm(struct sandbox *sb, const char *why);
+uint64_t sb_now_ms(void);
+
+/* sandbox_agent.c */
+int sb_agent_listen(struct sandbox *sb, struct kv_err *err);
+int sb_agent_request(struct sandbox *sb, struct agent_msg *m, agent_done_fn fn, void *ctx,
+		     struct kv_err *err);
+void sb_agent_shutdown(struct sandbox *sb);
+
+/* sandbox_stdio.c */
+int sb_proc_alloc(struct sandbox *sb, bool is_init);
+void sb_proc_free(struct sandbox *sb, int slot);
+uint32_t sb_port(int slot, int stream);
+/* Takes the stdio of a new process: fds (3, -1 = none; taken over) or,
+ * with terminal, a pty whose master goes to console_socket.  Listens on
+ * the ports and fills p's ports. */
+int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], const char *console_socket,
+		   struct agent_process *p, struct kv_err *err);
+/* A process ended: true when its output is drained (or the deadline passed). */
+bool sb_stdio_drained(struct sandbox *sb, int slot);
+void sb_stdio_tick(struct sandbox *sb);
+void sb_stdio_cancel_all(struct sandbox *sb);
+int sb_stdio_start(struct sandbox *sb, struct kv_err *err);
+
+/* sandbox_ctl.c */
+int sb_ctl_start(struct sandbox *sb, struct kv_err *err);
+void sb_ctl_reply(struct sandbox *sb, int client, json_t *reply);
+void sb_ctl_close(struct sandbox *sb, int client);
+void sb_ctl_proc_exited(struct sandbox *sb, int slot);
+/* An EXIT or a relay finishing: exits owed to clients and the init. */
+void sb_check_exits(struct sandbox *sb);
+
+int cmd_sandbox(int argc, char **argv);
+
+#endif
