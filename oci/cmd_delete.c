@@ -17,17 +17,24 @@
 #include <string.h>
 
 #include "oci/cli.h"
+#include "oci/lifecycle.h"
 
 #define KILL_WAIT_MS 10000
 
 int oci_container_teardown(struct oci_cli *cli, struct oci_container *c, struct kv_err *err)
 {
-	/* Later issues: poststop hooks (with oci_state_json on stdin),
-	 * the sandbox's taps and cgroups.  Everything here must be safe to
-	 * run twice: a delete that failed half-way is retried. */
-	(void)cli;
-	(void)c;
+	/* Everything here must be safe to run twice: a delete that failed
+	 * half-way is retried.  Later issues add the sandbox's taps and
+	 * cgroups.  poststop hooks: their failure is a warning (runtime
+	 * spec), and a container that never got past "creating" has none
+	 * to run. */
 	(void)err;
+	if (c->st.status == OCI_STATUS_CREATING)
+		return 0;
+	c->st.status = OCI_STATUS_STOPPED;
+	struct kv_err herr = {0};
+	if (oci_container_hooks(cli, c, OCI_HOOK_POSTSTOP, &herr) < 0)
+		oci_cli_warn(cli, "%s", herr.msg);
 	return 0;
 }
 

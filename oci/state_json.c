@@ -9,7 +9,7 @@
  *    "annotations": {}, "created": "2024-01-02T03:04:05.123456789Z",
  *    "owner": "root",
  *    "kvbox": {"creatorPid": 0, "creatorStartTime": 0, "goferPid": 4243,
- *              "goferStartTime": 881240, "controlSocket": "/run/kvbox/c1/control.sock"}}
+ *              "goferStartTime": 881240, "controlSocket": "/run/kvbox/c1/sandbox.sock"}}
  *
  * The parser checks every field's type and range and names the field in
  * its error; unknown fields are ignored, so a newer kvbox can add some.

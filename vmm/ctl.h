@@ -3,7 +3,7 @@
  * The sandbox's control socket: how later CLI calls (start, kill, exec,
  * ps, pause, resume, events, update) reach the VMM of a container.
  *
- * A SOCK_SEQPACKET unix socket, ROOT/ID/sandbox.sock, mode 0600 in the
+ * A SOCK_SEQPACKET unix socket, ROOT/ID/sandbox.sock, owner-only, in the
  * 0700 container directory, bound and served by the sandbox process
  * (vmm/sandbox_ctl.c).  The CLI reaches it by path through its open
  * directory fd (/proc/self/fd/N/sandbox.sock), so an id of any length
