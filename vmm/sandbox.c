@@ -167,6 +167,7 @@ void sb_on_exit_event(struct sandbox *sb, const struct agent_exit *e)
 		p->exited = true;
 		p->exit = *e;
 		p->exit_deadline_ms = sb_now_ms() + SANDBOX_DRAIN_MS;
+		sb_tick_arm(sb, true);
 		if (p->is_init) {
 			sb->init_exited = true;
 			sb->init_exit = *e;

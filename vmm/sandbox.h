@@ -144,7 +144,8 @@ struct sandbox {
 	struct sb_pending pending[SANDBOX_MAX_PENDING];
 	int timer_fd; /* HELLO/CREATE deadline, later the drain tick */
 	int wake_fd;  /* eventfd: a relay finished */
-	int tick_fd;  /* timerfd: window sizes, drain deadlines */
+	int tick_fd;  /* timerfd: window sizes, drain deadlines (sb_tick_arm) */
+	bool tick_on;
 	/* control socket */
 	int ctl_fd;
 	struct sb_client clients[SANDBOX_MAX_CLIENTS];
@@ -182,6 +183,7 @@ int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], const char *c
 /* A process ended: true when its output is drained (or the deadline passed). */
 bool sb_stdio_drained(struct sandbox *sb, int slot);
 void sb_stdio_tick(struct sandbox *sb);
+void sb_tick_arm(struct sandbox *sb, bool on);
 void sb_stdio_cancel_all(struct sandbox *sb);
 int sb_stdio_start(struct sandbox *sb, struct kv_err *err);
 

@@ -285,7 +285,6 @@ static int send_master(const char *path, int master, const char *name, struct kv
 static int make_pty(struct sandbox *sb, struct sb_proc *p, const char *console_socket,
 		    struct agent_process *ap, struct kv_err *err)
 {
-	(void)sb;
 	if (!console_socket)
 		return kv_err_set(err, EINVAL,
 				  "process.terminal is true: --console-socket is required");
@@ -322,6 +321,7 @@ static int make_pty(struct sandbox *sb, struct sb_proc *p, const char *console_s
 	close(p->pty_master);
 	p->pty_master = -1;
 	p->terminal = true;
+	sb_tick_arm(sb, true);
 	return 0;
 }
 
@@ -385,10 +385,27 @@ static void resize_done(struct sandbox *sb, void *ctx, const struct agent_msg *r
 		sb_log(sb, "debug", "RESIZE: %s", err->msg);
 }
 
+/* The tick runs only while someone needs it: a live terminal (window
+ * size) or an exited process whose output is still draining (deadline),
+ * so an idle container costs no wake-ups. */
+void sb_tick_arm(struct sandbox *sb, bool on)
+{
+	if (sb->tick_fd < 0 || sb->tick_on == on)
+		return;
+	struct itimerspec its = {0};
+	if (on)
+		its.it_interval.tv_nsec = its.it_value.tv_nsec = TICK_MS * 1000000L;
+	if (timerfd_settime(sb->tick_fd, 0, &its, NULL) == 0)
+		sb->tick_on = on;
+}
+
 void sb_stdio_tick(struct sandbox *sb)
 {
+	bool needed = false;
 	for (int i = 0; i < SANDBOX_MAX_PROCS; i++) {
 		struct sb_proc *p = &sb->procs[i];
+		if (p->used && (p->exited || p->terminal))
+			needed = true;
 		if (!p->used || !p->terminal || p->exited || !p->pid || p->pty_slave < 0)
 			continue;
 		struct winsize ws;
@@ -407,6 +424,8 @@ void sb_stdio_tick(struct sandbox *sb)
 		sb_agent_request(sb, &m, resize_done, NULL, &err);
 	}
 	sb_check_exits(sb);
+	if (!needed)
+		sb_tick_arm(sb, false);
 }
 
 static void on_wake(void *ctx, int fd, uint32_t events)
@@ -436,10 +455,6 @@ int sb_stdio_start(struct sandbox *sb, struct kv_err *err)
 	sb->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (sb->wake_fd < 0 || sb->tick_fd < 0)
 		return kv_err_sys(err, errno, "sandbox: eventfd/timerfd");
-	struct itimerspec its = {.it_interval = {.tv_nsec = TICK_MS * 1000000L},
-				 .it_value = {.tv_nsec = TICK_MS * 1000000L}};
-	if (timerfd_settime(sb->tick_fd, 0, &its, NULL) < 0)
-		return kv_err_sys(err, errno, "sandbox: timerfd_settime");
 	int r = fd_handlers_add(&sb->vm->handlers, sb->wake_fd, EPOLLIN, on_wake, sb, "relay wake",
 				err);
 	if (r == 0)

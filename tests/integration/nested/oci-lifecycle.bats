@@ -290,3 +290,66 @@ nothing_left() {
 	[[ "$output" == *"/no/such/binary"* ]]
 	nothing_left x4
 }
+
+@test "terminal: create --console-socket gets the pty master; size and resize reach the guest" {
+	cc -O2 -o "$BATS_TEST_TMPDIR/recvtty" "$BATS_TEST_DIRNAME/recvtty.c"
+	b=$(bundle b sh -c 'tty; stty size; sleep 4; stty size; echo bye')
+	jq '.process.terminal = true | .process.consoleSize = {height: 30, width: 100}' \
+		"$b/config.json" >"$b/c.json"
+	mv "$b/c.json" "$b/config.json"
+	sock=$BATS_TEST_TMPDIR/console.sock
+	RECVTTY_RESIZE=40x120 RECVTTY_RESIZE_DELAY_MS=2000 \
+		"$BATS_TEST_TMPDIR/recvtty" "$sock" >"$BATS_TEST_TMPDIR/tty.out" 2>&1 &
+	rt=$!
+	for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+	k create --bundle "$b" --console-socket "$sock" t1 </dev/null
+	k start t1
+	wait "$rt"
+	cat -A "$BATS_TEST_TMPDIR/tty.out"
+	grep -q "^/dev/pts/0" "$BATS_TEST_TMPDIR/tty.out"
+	grep -q "^30 100" "$BATS_TEST_TMPDIR/tty.out"
+	grep -q "^40 120" "$BATS_TEST_TMPDIR/tty.out"
+	grep -q "^bye" "$BATS_TEST_TMPDIR/tty.out"
+	wait_status t1 stopped
+	k delete t1
+	nothing_left t1
+}
+
+@test "terminal: exec -t without a console socket relays our own terminal" {
+	b=$(bundle b sleep 1000)
+	k run -d --bundle "$b" t2 </dev/null
+	run script -qec "$kvbox --root $R exec -t t2 sh -c 'tty; exit 3'" /dev/null
+	echo "$output"
+	[ "$status" -eq 3 ]
+	grep -q "/dev/pts/" <<<"$output"
+	k delete --force t2
+	nothing_left t2
+}
+
+@test "client configs: podman's, docker's and ctr's config.json run as they are (paths adapted)" {
+	fx=$top/../shared/fixtures/client-configs
+	[ -d "$fx" ] || fx=/work/shared/fixtures/client-configs
+	for name in podman docker containerd-ctr; do
+		b=$BATS_TEST_TMPDIR/$name
+		mkdir -p "$b/files/shm"
+		echo "127.0.0.1 localhost" >"$b/files/hosts"
+		echo "nameserver 169.254.1.1" >"$b/files/resolv.conf"
+		echo "fixture-$name" >"$b/files/hostname"
+		: >"$b/files/.containerenv"
+		# rootfs and bind sources to what exists here; hooks dropped
+		# (docker's libnetwork-setkey points at a dockerd that is not here)
+		jq --arg root "$rootfs" --arg files "$b/files" '
+			.root.path = $root
+			| .process.args = ["sh", "-c", "echo ran-\(.hostname // "x"); cat /etc/hostname 2>/dev/null; exit 0"]
+			| .process.terminal = false
+			| del(.hooks)
+			| .mounts |= map(if (.type == "bind" or ((.options // []) | index("bind")))
+			                 then .source = ($files + "/" + (.source | split("/") | last)) else . end)' \
+			"$fx/$name.json" >"$b/config.json"
+		run --separate-stderr k run --bundle "$b" "fx-$name" </dev/null
+		echo "$name: status $status, out: $output, err: $stderr"
+		[ "$status" -eq 0 ]
+		[[ "${lines[0]}" == ran-* ]]
+		nothing_left "fx-$name"
+	done
+}
