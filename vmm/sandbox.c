@@ -339,6 +339,8 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 	    (r = sb_stdio_start(sb, err)) < 0 || (r = sb_agent_listen(sb, err)) < 0 ||
 	    (r = sb_ctl_start(sb, err)) < 0)
 		return r;
+	if (sb->debug)
+		sb_log(sb, "debug", "VM built (gofer running, kernel loaded), starting the vCPUs");
 	return vm_start_vcpus(sb->vm, err);
 }
 
@@ -383,6 +385,8 @@ int cmd_sandbox(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "kvbox-sandbox");
+	if (sb.debug)
+		sb_log(&sb, "debug", "sandbox process started");
 
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/%s", o.root, o.id);
@@ -421,6 +425,8 @@ int cmd_sandbox(int argc, char **argv)
 	unlinkat(sb.dir_fd, CTL_SOCKET_NAME, 0);
 	sb_stdio_cancel_all(&sb);
 	vm_destroy(sb.vm);
+	if (sb.debug)
+		sb_log(&sb, "debug", "VM destroyed (%s), sandbox exiting", vm_exit_kind_name(kind));
 	if (!started)
 		return 1;
 	if (kind == VM_EXIT_SIGNAL && !sb.init_exited) {
