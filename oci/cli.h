@@ -67,7 +67,7 @@ int oci_cli_nargs(struct oci_cli *cli, int argc, int optind_, int min, int max, 
 int oci_cli_bad_option(struct oci_cli *cli, char **argv, int optind_, int optopt_);
 
 /* The guest kernel kvbox boots for a container: $KVBOX_KERNEL, else
- * kernel/bzImage beside the kvbox binary (a build tree), else the path
+ * kernel/vmlinux or kernel/bzImage beside the kvbox binary (a build tree), else the path
  * configured at build time (KVBOX_KERNEL_DEFAULT). */
 const char *oci_default_kernel(void);
 
