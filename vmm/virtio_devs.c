@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -124,13 +125,84 @@ static void vsock_report(const struct vm_virtio *v, FILE *f)
 		st->bytes_to_guest, st->bad_packets);
 }
 
+static unsigned net_count(const struct vm_config *cfg)
+{
+	return cfg->nnets;
+}
+
+static int net_create(struct vm *vm, unsigned i, struct virtio_dev **dev, struct kv_err *err)
+{
+	if (i >= VM_NET_MAX)
+		return kv_err_set(err, ENOSPC, "%u NICs asked for, at most %u", vm->cfg.nnets,
+				  VM_NET_MAX);
+	cleanup_free struct virtio_net *n = malloc(sizeof(*n));
+	if (!n)
+		return kv_err_set(err, ENOMEM, "out of memory");
+	int r = virtio_net_init(n, &vm->mem, &vm->cfg.nets[i], err);
+	if (r < 0)
+		return kv_err_wrap(err, r, "NIC %u", i);
+	*dev = &n->vdev;
+	vm->virtio.net[i] = take_ptr(n);
+	return 0;
+}
+
+/* The device's epoll set is readable: tap frames, or tx left over. */
+void vm_net_ready(void *ctx, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	virtio_net_poll(ctx);
+}
+
+static int net_wire(struct vm *vm, unsigned i, struct vm_virtio_slot *s, struct kv_err *err)
+{
+	struct virtio_net *n = vm->virtio.net[i];
+	int r = fd_handlers_add(&vm->handlers, virtio_net_fd(n), EPOLLIN, vm_net_ready, n,
+				s->name, err);
+	if (r < 0)
+		return r;
+	vm->virtio.net_watched[i] = true;
+	return 0;
+}
+
+static void net_destroy(struct vm *vm)
+{
+	struct vm_virtio *v = &vm->virtio;
+	for (unsigned i = 0; i < VM_NET_MAX; i++) {
+		if (v->net_watched[i])
+			fd_handlers_remove(&vm->handlers, virtio_net_fd(v->net[i]));
+		v->net_watched[i] = false;
+		if (v->net[i]) {
+			virtio_net_destroy(v->net[i]);
+			free(v->net[i]);
+		}
+		v->net[i] = NULL;
+	}
+}
+
+static void net_report(const struct vm_virtio *v, FILE *f)
+{
+	for (unsigned i = 0; i < VM_NET_MAX; i++) {
+		if (!v->net[i])
+			continue;
+		const struct net_stats *st = &v->net[i]->stats;
+		fprintf(f,
+			"kvbox: virtio-net %u: tx %" PRIu64 " frames %" PRIu64 " bytes %" PRIu64
+			" dropped; rx %" PRIu64 " frames %" PRIu64 " bytes %" PRIu64
+			" dropped %" PRIu64 " buffers %" PRIu64 " stalls\n",
+			i, st->tx_frames, st->tx_bytes, st->tx_dropped, st->rx_frames, st->rx_bytes,
+			st->rx_dropped, st->rx_buffers, st->rx_stalls);
+	}
+}
+
 /* Slot order: rng first, so a lone rng is always at 0xd0000000 IRQ 5;
  * then one virtio-9p per share (vmm/p9_devs.c), in --share order; then
- * the vsock (the agent channel). */
+ * the vsock (the agent channel); then the NICs, in vm_config.nets order. */
 static const struct virtio_kind virtio_kinds[] = {
     {"virtio-rng", rng_count, rng_create, NULL, rng_destroy, rng_report},
     {"virtio-9p", vm_p9_count, vm_p9_create, vm_p9_wire, vm_p9_destroy, vm_p9_report},
     {"virtio-vsock", vsock_count, vsock_create, vsock_wire, vsock_destroy, vsock_report},
+    {"virtio-net", net_count, net_create, net_wire, net_destroy, net_report},
 };
 
 static const struct bus_dev_ops virtio_bus_ops = {virtio_mmio_bus_read, virtio_mmio_bus_write};

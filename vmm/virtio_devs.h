@@ -37,6 +37,7 @@
 #include <stdio.h>
 
 #include "util/err.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
 #include "vmm/fd_handlers.h"
@@ -45,6 +46,7 @@
 #define VM_VIRTIO_MAX	     8 /* slots: windows 0xd0000000..0xd0007fff, IRQs 5..12 */
 #define VM_VIRTIO_MAX_QUEUES 4 /* queues per device given an ioeventfd; others exit */
 #define VM_VSOCK_GUEST_CID   3 /* the guest's vsock address (the host is 2) */
+#define VM_NET_MAX	     4 /* virtio-net devices (vm_config.nets) */
 
 struct vm;
 struct vm_virtio_slot;
@@ -87,6 +89,10 @@ struct vm_virtio {
 	struct virtio_vsock vsock;
 	bool vsock_live;
 	bool vsock_watched;
+	/* virtio-net (vm_config.nets), heap-allocated; each one's
+	 * virtio_net_fd() is served by the event loop (vm->handlers). */
+	struct virtio_net *net[VM_NET_MAX];
+	bool net_watched[VM_NET_MAX];
 };
 
 /* Builds every device the config asks for, in table order, registers its
@@ -119,6 +125,10 @@ void vm_virtio_notify_ready(void *ctx, int fd, uint32_t events);
 /* fd_handlers callback for virtio_vsock_fd() (ctx: struct virtio_vsock):
  * calls virtio_vsock_poll(). */
 void vm_vsock_ready(void *ctx, int fd, uint32_t events);
+
+/* fd_handlers callback for virtio_net_fd() (ctx: struct virtio_net):
+ * calls virtio_net_poll(). */
+void vm_net_ready(void *ctx, int fd, uint32_t events);
 
 /* --debug lines: where each device is and how it is wired (at start), and
  * what it did (at the end). */

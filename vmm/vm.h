@@ -69,6 +69,11 @@ struct vm_config {
 	const struct gofer_share *shares;
 	unsigned nshares;
 	const char *gofer_exe; /* NULL: /proc/self/exe */
+	/* virtio-net NICs over taps (virtio/net.h), slots after the vsock, in
+	 * this order (the guest's eth0 is nets[0]); at most VM_NET_MAX.  Each
+	 * tap fd is dup'ed by vm_create(): the caller may close its own after. */
+	const struct virtio_net_params *nets;
+	unsigned nnets;
 };
 
 /* What the main-thread event loop did, for --debug (vmm/runloop.c). */
