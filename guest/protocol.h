@@ -42,7 +42,9 @@
  *     PS      (empty)                 -> struct agent_ps
  *     RESIZE  struct agent_resize     -> (empty)
  *     STATS   (empty)                 -> struct agent_stats
- *     SHUTDOWN (empty)                -> (empty), then the guest powers off
+ *     SHUTDOWN (empty)                -> (empty) once every container process
+ *                                        is gone and the guest synced its
+ *                                        filesystems; then it powers off
  *     UPDATE  struct agent_update     -> (empty) once the container's cgroup
  *                                        took every value
  *

@@ -160,6 +160,11 @@ static int dispatch(struct agent *a, struct agent_msg *m, struct kv_err *err)
 		ret = info_update(a, &m->u.update, err);
 		break;
 	case AGENT_SHUTDOWN:
+		/* the reply means "nothing of the container is left and its
+		 * writes are on the host": the host may stop the VM on it
+		 * without waiting for the kernel's own power-off */
+		proc_kill_all(a);
+		sync();
 		reply_empty(a, h);
 		power_off(a, "SHUTDOWN from the host");
 	default:
