@@ -2,13 +2,13 @@
 /*
  * recvtty SOCKET [INPUT]: the receiving end of a --console-socket, as
  * runc's contrib/cmd/recvtty.  Listens on SOCKET, takes one pty master
- * (SCM_RIGHTS), writes INPUT to it, optionally resizes it (ROWSxCOLS in
- * $RECVTTY_RESIZE, after $RECVTTY_RESIZE_DELAY_MS), and copies everything
- * the master gives to stdout until the other side is gone (EIO).  Prints
- * the pty name it got on stderr.  Test helper for the nested OCI suite.
+ * (SCM_RIGHTS), writes INPUT to it, and copies everything the master
+ * gives to stdout until the other side is gone (EIO).  Prints the pty name
+ * it got on stderr.  With $RECVTTY_RESIZE (ROWSxCOLS) the master is
+ * resized once the container has printed something (so the container saw
+ * its initial size first).  Test helper for the nested OCI suite.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,23 +51,19 @@ int main(int argc, char **argv)
 	if (argc > 2 && write(master, argv[2], strlen(argv[2])) < 0)
 		perror("recvtty: write");
 	const char *resize = getenv("RECVTTY_RESIZE");
-	int delay = getenv("RECVTTY_RESIZE_DELAY_MS") ? atoi(getenv("RECVTTY_RESIZE_DELAY_MS")) : 0;
 	for (;;) {
-		struct pollfd p = {.fd = master, .events = POLLIN};
-		int n = poll(&p, 1, resize && delay > 0 ? delay : -1);
-		if (n == 0 && resize) {
-			struct winsize ws = {0};
-			if (sscanf(resize, "%hux%hu", &ws.ws_row, &ws.ws_col) == 2)
-				ioctl(master, TIOCSWINSZ, &ws);
-			resize = NULL;
-			continue;
-		}
 		char buf[4096];
 		ssize_t r = read(master, buf, sizeof(buf));
 		if (r <= 0)
 			break;
 		fwrite(buf, 1, (size_t)r, stdout);
 		fflush(stdout);
+		if (resize) {
+			struct winsize ws = {0};
+			if (sscanf(resize, "%hux%hu", &ws.ws_row, &ws.ws_col) == 2)
+				ioctl(master, TIOCSWINSZ, &ws);
+			resize = NULL;
+		}
 	}
 	return 0;
 }
