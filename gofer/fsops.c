@@ -42,6 +42,23 @@ static int host_oflags(uint32_t fl)
 	return h;
 }
 
+/*
+ * The I/O unit offered in Rlopen/Rlcreate: the largest multiple of 4 KiB
+ * that fits in one message after Linux's 24-byte Twrite header (as QEMU
+ * does with the file system's block size).  Without it (iounit 0) Linux
+ * sends msize - 24 bytes per request, 511,976 at msize=512000, so every
+ * request after the first starts and ends mid-page in the file and in the
+ * guest's buffer: the host copies two part-pages per request and the page
+ * cache sees partial writes.  0 when msize leaves less than 4 KiB.
+ */
+static uint32_t io_unit(const struct p9_server *s)
+{
+	const uint32_t linux_iohdr = 24, page = 4096;
+	uint32_t m = s->msize ? s->msize : s->max_msize;
+
+	return m > linux_iohdr + page ? (m - linux_iohdr) / page * page : 0;
+}
+
 static bool writes(int hflags)
 {
 	return (hflags & O_ACCMODE) != O_RDONLY || (hflags & (O_TRUNC | O_APPEND));
@@ -73,7 +90,7 @@ int p9s_h_lopen(struct p9_server *s, struct p9_req *r)
 	f->ofd = fd;
 	f->oflags = fl;
 	f->qid = r->out->u.ropen.qid;
-	r->out->u.ropen.iounit = 0; /* the client uses msize - header */
+	r->out->u.ropen.iounit = io_unit(s);
 	return 0;
 }
 
@@ -119,7 +136,7 @@ int p9s_h_lcreate(struct p9_server *s, struct p9_req *r)
 	f->qid = r->out->u.ropen.qid;
 	free(f->path);
 	f->path = take_ptr(path);
-	r->out->u.ropen.iounit = 0;
+	r->out->u.ropen.iounit = io_unit(s);
 	return 0;
 }
 

@@ -102,6 +102,8 @@ static void test_create_read_write(void **state)
 	assert_int_equal(p9c_walk(c, 0, 1, "", NULL), 0);
 	OK(p9c_lcreate(c, 1, "f", P9_DOTL_RDWR, 0640, &q));
 	assert_int_equal(q.type, P9_QTFILE);
+	/* iounit: whole pages that fit after Linux's 24-byte Twrite header */
+	assert_int_equal(c->rx.u.ropen.iounit, (P9_MAX_MSIZE - 24) / 4096 * 4096);
 	assert_int_equal(p9c_write(c, 1, 0, "hello world", 11), 11);
 	assert_int_equal(p9c_read(c, 1, 6, buf, sizeof(buf)), 5);
 	assert_memory_equal(buf, "world", 5);
@@ -113,6 +115,7 @@ static void test_create_read_write(void **state)
 	/* the same file through a fresh walk and a read-only open */
 	assert_int_equal(p9c_walk(c, 0, 2, "f", &q), 1);
 	OK(p9c_lopen(c, 2, 0, NULL));
+	assert_int_equal(c->rx.u.ropen.iounit, (P9_MAX_MSIZE - 24) / 4096 * 4096);
 	assert_int_equal(p9c_read(c, 2, 0, buf, 5), 5);
 	assert_int_equal(p9c_write(c, 2, 0, "x", 1), -EBADF);
 	assert_int_equal(p9c_lopen(c, 2, 0, NULL), -EBUSY);

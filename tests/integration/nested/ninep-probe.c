@@ -12,6 +12,11 @@
  *                                  blocks LOCK_NB, then is released
  *   ninep-probe fcntl-lock FILE    the same with fcntl byte-range locks
  *   ninep-probe fsync FILE         write + fsync + fdatasync succeed
+ *   ninep-probe xattr FILE         user.* set/get/list/remove; reads the
+ *                                  host's user.kvbox.host; trusted.* refused
+ *   ninep-probe socket FILE        bind a unix socket there: a socket node
+ *   ninep-probe mmap FILE          MAP_SHARED write at 4096 + msync (needs a
+ *                                  cache=mmap mount: cache=none maps read-only)
  *
  * Prints nothing and exits 0 on success; one line and exit 1 otherwise.
  */
@@ -22,8 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static int fail(const char *what)
@@ -142,6 +151,97 @@ static int do_fsync(const char *path)
 	return close(fd) < 0 ? fail("close") : 0;
 }
 
+/* Leaves user.kvbox.a=alpha on FILE for the host's getfattr; user.kvbox.b
+ * was set and removed. */
+static int xattr_test(const char *path)
+{
+	char buf[256], list[1024];
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return fail("open");
+	close(fd);
+	if (setxattr(path, "user.kvbox.a", "alpha", 5, XATTR_CREATE) < 0)
+		return fail("setxattr user.kvbox.a");
+	if (setxattr(path, "user.kvbox.b", "beta", 4, 0) < 0)
+		return fail("setxattr user.kvbox.b");
+	if (setxattr(path, "user.kvbox.a", "again", 5, XATTR_CREATE) == 0 || errno != EEXIST)
+		return failx("XATTR_CREATE over an existing name did not fail with EEXIST");
+	ssize_t n = getxattr(path, "user.kvbox.a", buf, sizeof(buf));
+	if (n != 5 || memcmp(buf, "alpha", 5))
+		return failx("getxattr user.kvbox.a: wrong value");
+	n = listxattr(path, list, sizeof(list));
+	if (n < 0)
+		return fail("listxattr");
+	int seen = 0;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
+		seen |= (!strcmp(list + i, "user.kvbox.a") ? 1 : 0) |
+			(!strcmp(list + i, "user.kvbox.b") ? 2 : 0);
+	if (seen != 3)
+		return failx("listxattr does not name both attributes");
+	if (removexattr(path, "user.kvbox.b") < 0)
+		return fail("removexattr user.kvbox.b");
+	if (getxattr(path, "user.kvbox.b", buf, sizeof(buf)) >= 0 || errno != ENODATA)
+		return failx("user.kvbox.b still readable after removexattr");
+	/* the host set this one on the share's directory before boot */
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	n = getxattr(dir, "user.kvbox.host", buf, sizeof(buf));
+	if (n != 9 || memcmp(buf, "from-host", 9))
+		return failx("the host's user.kvbox.host is not visible");
+	if (setxattr(path, "trusted.kvbox", "x", 1, 0) == 0)
+		return failx("trusted.* accepted");
+	return 0;
+}
+
+static int socket_test(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return fail("socket");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return fail("bind");
+	if (lstat(path, &st) < 0)
+		return fail("lstat");
+	if (!S_ISSOCK(st.st_mode))
+		return failx("bound name is not a socket");
+	return close(fd) < 0 ? fail("close") : 0;
+}
+
+static int mmap_test(const char *path)
+{
+	static const char msg[] = "mmap-shared-bytes";
+	char buf[sizeof(msg)] = {0};
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return fail("open");
+	if (ftruncate(fd, 8192) < 0)
+		return fail("ftruncate");
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return fail("mmap MAP_SHARED");
+	memcpy(p + 4096, msg, sizeof(msg) - 1);
+	if (msync(p, 8192, MS_SYNC) < 0)
+		return fail("msync");
+	if (munmap(p, 8192) < 0)
+		return fail("munmap");
+	close(fd);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || pread(fd, buf, sizeof(msg) - 1, 4096) != sizeof(msg) - 1)
+		return fail("read back");
+	if (memcmp(buf, msg, sizeof(msg) - 1))
+		return failx("read back: wrong bytes");
+	return close(fd) < 0 ? fail("close") : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3)
@@ -157,5 +257,11 @@ int main(int argc, char **argv)
 		return lock_test(p, 0);
 	if (!strcmp(c, "fsync"))
 		return do_fsync(p);
+	if (!strcmp(c, "xattr"))
+		return xattr_test(p);
+	if (!strcmp(c, "socket"))
+		return socket_test(p);
+	if (!strcmp(c, "mmap"))
+		return mmap_test(p);
 	return failx("unknown check");
 }
