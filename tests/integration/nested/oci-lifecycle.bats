@@ -174,6 +174,9 @@ nothing_left() {
 	[ "$(status_of c7)" = paused ]
 	run k pause c7
 	[ "$status" -eq 1 ]
+	run k ps c7
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"paused"* ]]
 	k resume c7
 	[ "$(status_of c7)" = running ]
 	run k exec c7 echo after-resume
