@@ -214,7 +214,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kv_err *err)
 	fd_handlers_init(&vm->handlers);
 	pthread_mutex_init(&vm->exit_lock, NULL);
 	pthread_mutex_init(&vm->pause_lock, NULL);
-	pthread_cond_init(&vm->pause_cond, NULL);
+	/* vm_pause's deadline is on CLOCK_MONOTONIC: the condvar must use it
+	 * too (the default, CLOCK_REALTIME, makes that deadline long past) */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->pause_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
 	int r = kvm_sys_open(&vm->kvm, err);
