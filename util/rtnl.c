@@ -158,6 +158,48 @@ int rtnl_dump(struct rtnl *nl, struct rtnl_msg *m, rtnl_cb cb, void *ctx)
 	return r < 0 ? r : recv_answers(nl, nl->seq, cb, ctx);
 }
 
+static size_t family_len(int family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+int rtnl_addr(struct rtnl *nl, uint16_t cmd, int index, int family, const void *addr,
+	      unsigned prefix)
+{
+	struct ifaddrmsg ifa = {.ifa_family = (uint8_t)family,
+				.ifa_prefixlen = (uint8_t)prefix,
+				.ifa_index = (uint32_t)index,
+				.ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0};
+	struct rtnl_msg m;
+	rtnl_msg_init(&m, cmd, cmd == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0, &ifa,
+		      sizeof(ifa));
+	rtnl_attr(&m, IFA_LOCAL, addr, family_len(family));
+	rtnl_attr(&m, IFA_ADDRESS, addr, family_len(family));
+	return rtnl_talk(nl, &m);
+}
+
+int rtnl_route(struct rtnl *nl, uint16_t cmd, int index, int family, const void *dst,
+	       unsigned prefix, const void *gw, uint32_t metric)
+{
+	struct rtmsg rt = {.rtm_family = (uint8_t)family,
+			   .rtm_dst_len = (uint8_t)prefix,
+			   .rtm_table = RT_TABLE_MAIN,
+			   .rtm_protocol = RTPROT_BOOT,
+			   .rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
+			   .rtm_type = RTN_UNICAST};
+	struct rtnl_msg m;
+	rtnl_msg_init(&m, cmd, cmd == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_REPLACE : 0, &rt,
+		      sizeof(rt));
+	if (dst)
+		rtnl_attr(&m, RTA_DST, dst, family_len(family));
+	if (gw)
+		rtnl_attr(&m, RTA_GATEWAY, gw, family_len(family));
+	rtnl_attr_u32(&m, RTA_OIF, (uint32_t)index);
+	if (metric)
+		rtnl_attr_u32(&m, RTA_PRIORITY, metric);
+	return rtnl_talk(nl, &m);
+}
+
 void rtnl_parse(const struct rtattr *rta, size_t len, const struct rtattr **tb, unsigned max)
 {
 	memset(tb, 0, sizeof(*tb) * (max + 1));

@@ -64,6 +64,15 @@ int rtnl_talk(struct rtnl *nl, struct rtnl_msg *m);
 typedef int (*rtnl_cb)(const struct nlmsghdr *h, void *ctx);
 int rtnl_dump(struct rtnl *nl, struct rtnl_msg *m, rtnl_cb cb, void *ctx);
 
+/* RTM_NEWADDR (create or replace) / RTM_DELADDR of addr/prefix on index;
+ * IPv6 addresses are added without duplicate address detection. */
+int rtnl_addr(struct rtnl *nl, uint16_t cmd, int index, int family, const void *addr,
+	      unsigned prefix);
+/* RTM_NEWROUTE (create or replace) / RTM_DELROUTE in the main table
+ * through index: dst NULL = the default route; gw NULL = on link. */
+int rtnl_route(struct rtnl *nl, uint16_t cmd, int index, int family, const void *dst,
+	       unsigned prefix, const void *gw, uint32_t metric);
+
 /* Indexes the attributes in [rta, rta + len) by type into tb[0..max]
  * (later ones win; unknown types above max are skipped). */
 void rtnl_parse(const struct rtattr *rta, size_t len, const struct rtattr **tb, unsigned max);

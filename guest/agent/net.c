@@ -80,39 +80,6 @@ static int link_set(struct rtnl *nl, int index, const char *name, uint32_t mtu, 
 	return rtnl_talk(nl, &m);
 }
 
-static int addr_add(struct rtnl *nl, int index, const struct agent_ip_addr *a)
-{
-	struct ifaddrmsg ifa = {.ifa_family = (uint8_t)a->family,
-				.ifa_prefixlen = (uint8_t)a->prefix,
-				.ifa_index = (uint32_t)index,
-				.ifa_flags = a->family == AF_INET6 ? IFA_F_NODAD : 0};
-	struct rtnl_msg m;
-	rtnl_msg_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &ifa, sizeof(ifa));
-	rtnl_attr(&m, IFA_LOCAL, a->addr, a->addr_len);
-	rtnl_attr(&m, IFA_ADDRESS, a->addr, a->addr_len);
-	return rtnl_talk(nl, &m);
-}
-
-static int route_add(struct rtnl *nl, int index, const struct agent_route *r)
-{
-	struct rtmsg rt = {.rtm_family = (uint8_t)r->family,
-			   .rtm_dst_len = (uint8_t)r->prefix,
-			   .rtm_table = RT_TABLE_MAIN,
-			   .rtm_protocol = RTPROT_BOOT,
-			   .rtm_scope = r->gateway_len ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
-			   .rtm_type = RTN_UNICAST};
-	struct rtnl_msg m;
-	rtnl_msg_init(&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &rt, sizeof(rt));
-	if (r->dst_len)
-		rtnl_attr(&m, RTA_DST, r->dst, r->dst_len);
-	if (r->gateway_len)
-		rtnl_attr(&m, RTA_GATEWAY, r->gateway, r->gateway_len);
-	rtnl_attr_u32(&m, RTA_OIF, (uint32_t)index);
-	if (r->metric)
-		rtnl_attr_u32(&m, RTA_PRIORITY, r->metric);
-	return rtnl_talk(nl, &m);
-}
-
 static int nic_fill(struct rtnl *nl, const struct agent_net_if *n, int index, struct kv_err *err)
 {
 	int r = link_set(nl, index, n->name, n->mtu, true);
@@ -122,7 +89,8 @@ static int nic_fill(struct rtnl *nl, const struct agent_net_if *n, int index, st
 	char ip[INET6_ADDRSTRLEN];
 	for (uint32_t i = 0; i < n->naddrs; i++) {
 		const struct agent_ip_addr *a = &n->addrs[i];
-		if ((r = addr_add(nl, index, a)) < 0) {
+		if ((r = rtnl_addr(nl, RTM_NEWADDR, index, (int)a->family, a->addr, a->prefix)) <
+		    0) {
 			inet_ntop((int)a->family, a->addr, ip, sizeof(ip));
 			return kv_err_set(err, -r, "network: %s: address %s/%u: %s", n->name, ip,
 					  a->prefix, strerror(-r));
@@ -135,7 +103,10 @@ static int nic_fill(struct rtnl *nl, const struct agent_net_if *n, int index, st
 			const struct agent_route *rt = &n->routes[i];
 			if ((rt->gateway_len != 0) != pass)
 				continue;
-			if ((r = route_add(nl, index, rt)) < 0) {
+			r = rtnl_route(nl, RTM_NEWROUTE, index, (int)rt->family,
+				       rt->dst_len ? rt->dst : NULL, rt->prefix,
+				       rt->gateway_len ? rt->gateway : NULL, rt->metric);
+			if (r < 0) {
 				if (rt->dst_len)
 					inet_ntop((int)rt->family, rt->dst, ip, sizeof(ip));
 				else
