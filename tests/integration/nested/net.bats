@@ -129,7 +129,7 @@ start_server() {
 
 @test "ping both ways; MTU respected (DF: 1372 bytes pass, 1373 do not)" {
 	start_server n2
-	run k exec n2 ping -c 3 -W 5 $IP_P
+	run k exec --cap CAP_NET_RAW n2 ping -c 3 -W 5 $IP_P
 	echo "$output"
 	[ "$status" -eq 0 ]
 	run inp ping -c 3 -W 5 $IP_C
@@ -139,7 +139,7 @@ start_server() {
 	inp ping -c 1 -W 5 -M do -s 1372 $IP_C
 	run inp ping -c 1 -W 5 -M do -s 1373 $IP_C
 	[ "$status" -ne 0 ]
-	run k exec n2 ping -c 1 -W 5 -s 1372 $IP_P
+	run k exec --cap CAP_NET_RAW n2 ping -c 1 -W 5 -s 1372 $IP_P
 	[ "$status" -eq 0 ]
 	k delete --force n2
 	host_side_clean
