@@ -5,7 +5,7 @@
 # runs in one (linux.namespaces network path), the peer is the other.
 # Run it with
 #   tests/nested/run bats tests/integration/nested/net.bats
-# The bulk transfer is KVBOX_NET_MIB MiB each way (default 64: under QEMU
+# The bulk transfer is KVBOX_NET_MIB MiB each way (default 16: under QEMU
 # TCG a 256 MiB transfer takes minutes; set 256 to run the full size).
 # Everything made here (namespaces, veths, containers) is removed in
 # teardown_file; each test checks nothing of a sandbox is left.
@@ -82,6 +82,8 @@ bundle() {
 	done
 	jq --arg root "$rootfs" --argjson args "$args" --arg ns "$ns" \
 		'.root.path = $root | .process.args = $args | .process.terminal = false
+		 | .mounts += [{destination: "/tmp", type: "tmpfs", source: "tmpfs",
+		               options: ["nosuid", "nodev", "mode=1777"]}]
 		 | .linux.namespaces = ([.linux.namespaces[] | select(.type != "network")]
 		    + (if $ns == "" then [] else [{type: "network", path: $ns}] end))' \
 		"$BATS_FILE_TMPDIR/base/config.json" >"$b/config.json"
@@ -97,12 +99,33 @@ host_side_clean() {
 	inc ip route | grep -q "default via $IP_P"
 }
 
-# start_server ID: a container in $NS_C that stays up; output in $BATS_TEST_TMPDIR/ID.out
+# listening WHERE PORT: waits (60 tries at most) until a TCP socket listens
+# on PORT in container WHERE, or in the peer namespace if WHERE is "peer"
+# (busybox nc listens on IPv6 [::] when it can: /proc/net/tcp6 too)
+listening() {
+	local re i
+	re=$(printf ':%04X 0+:0000 0A' "$2")
+	for i in $(seq 60); do
+		if [ "$1" = peer ]; then
+			inp cat /proc/net/tcp /proc/net/tcp6
+		else
+			k exec "$1" cat /proc/net/tcp /proc/net/tcp6
+		fi 2>/dev/null | grep -Eq "$re" && return 0
+		sleep 1
+	done
+	echo "nothing listens on port $2 in $1" >&2
+	return 1
+}
+
+# start_server ID: a container in $NS_C that stays up, listening on port
+# 8000 (what it receives goes to its /tmp/in8000, a tmpfs: the rootfs is
+# read-only); output in $BATS_TEST_TMPDIR/ID.out
 start_server() {
 	local b
 	b=$(bundle "$1" /var/run/netns/"$NS_C" sh -c 'nc -l -p 8000 >/tmp/in8000 & sleep 100000')
 	k create --bundle "$b" "$1" >"$BATS_TEST_TMPDIR/$1.out" 2>&1 </dev/null
 	k start "$1"
+	listening "$1" 8000 || { cat "$BATS_TEST_TMPDIR/$1.out"; return 1; }
 }
 
 @test "the guest NIC: the interface's name, MAC, MTU, address and routes; host side flushed" {
@@ -127,19 +150,21 @@ start_server() {
 	host_side_clean
 }
 
-@test "ping both ways; MTU respected (DF: 1372 bytes pass, 1373 do not)" {
+@test "ping both ways; full-MTU packets pass both ways (1400-byte IP packets)" {
 	start_server n2
 	run k exec --cap CAP_NET_RAW n2 ping -c 3 -W 5 $IP_P
 	echo "$output"
 	[ "$status" -eq 0 ]
-	run inp ping -c 3 -W 5 $IP_C
+	# busybox ping in the peer: the nested host has no iputils ping
+	run inp busybox ping -c 3 -W 5 $IP_C
 	echo "$output"
 	[ "$status" -eq 0 ]
-	# 1400 - 20 (IP) - 8 (ICMP) = 1372
-	inp ping -c 1 -W 5 -M do -s 1372 $IP_C
-	run inp ping -c 1 -W 5 -M do -s 1373 $IP_C
-	[ "$status" -ne 0 ]
+	# 1400 - 20 (IP) - 8 (ICMP) = 1372: one full-MTU packet each way.
+	# busybox ping has no -M do (DF), so "1373 bytes do not pass" is not
+	# checked here: the peer's stack would fragment instead.
+	inp busybox ping -c 1 -W 5 -s 1372 $IP_C
 	run k exec --cap CAP_NET_RAW n2 ping -c 1 -W 5 -s 1372 $IP_P
+	echo "$output"
 	[ "$status" -eq 0 ]
 	k delete --force n2
 	host_side_clean
@@ -149,11 +174,16 @@ start_server() {
 	start_server n3
 	# the container as a server (its init listens on 8000)
 	echo "from the peer" | inp busybox nc -w 10 $IP_C 8000
-	run k exec n3 cat /tmp/in8000
+	for _ in $(seq 10); do
+		run k exec n3 cat /tmp/in8000
+		[ "$output" = "from the peer" ] && break
+		sleep 1
+	done
+	echo "$output"
 	[ "$output" = "from the peer" ]
 	# the container as a client
 	inp busybox nc -l -p 8100 >"$BATS_TEST_TMPDIR/in8100" &
-	sleep 1
+	listening peer 8100
 	k exec n3 sh -c "echo from the container | nc -w 10 $IP_P 8100"
 	wait
 	[ "$(cat "$BATS_TEST_TMPDIR/in8100")" = "from the container" ]
@@ -173,13 +203,13 @@ start_server() {
 }
 
 @test "bulk transfer both ways, sha256 checked" {
-	mib=${KVBOX_NET_MIB:-64}
+	mib=${KVBOX_NET_MIB:-16}
 	start_server n4
 	head -c $((mib << 20)) /dev/urandom >"$BATS_TEST_TMPDIR/blob"
 	want=$(sha256sum <"$BATS_TEST_TMPDIR/blob" | cut -d' ' -f1)
 	# peer -> container
 	k exec -d n4 sh -c 'nc -l -p 8200 | sha256sum >/tmp/sum'
-	sleep 2
+	listening n4 8200
 	t0=$(date +%s)
 	inp busybox nc -w 30 $IP_C 8200 <"$BATS_TEST_TMPDIR/blob"
 	for _ in $(seq 60); do
@@ -191,7 +221,7 @@ start_server() {
 	[ "$got" = "$want" ]
 	# container -> peer
 	inp sh -c "busybox nc -l -p 8300 | sha256sum >$BATS_TEST_TMPDIR/sum" &
-	sleep 1
+	listening peer 8300
 	t0=$(date +%s)
 	k exec n4 sh -c "head -c $((mib << 20)) /dev/zero | nc -w 30 $IP_P 8300"
 	wait
