@@ -99,17 +99,19 @@ host_side_clean() {
 	inc ip route | grep -q "default via $IP_P"
 }
 
-# listening WHERE PORT: waits (60 tries at most) until a TCP socket listens
-# on PORT in container WHERE, or in the peer namespace if WHERE is "peer"
-# (busybox nc listens on IPv6 [::] when it can: /proc/net/tcp6 too)
+# listening WHERE PORT [udp]: waits (60 tries at most) until a TCP socket
+# listens (or a UDP socket is bound) on PORT in container WHERE, or in the
+# peer namespace if WHERE is "peer" (busybox nc listens on IPv6 [::] when
+# it can: /proc/net/tcp6 too)
 listening() {
-	local re i
-	re=$(printf ':%04X 0+:0000 0A' "$2")
+	local re i f=tcp st=0A
+	[ "${3:-}" != udp ] || { f=udp; st=07; }
+	re=$(printf ':%04X 0+:0000 %s' "$2" "$st")
 	for i in $(seq 60); do
 		if [ "$1" = peer ]; then
-			inp cat /proc/net/tcp /proc/net/tcp6
+			inp cat /proc/net/$f /proc/net/${f}6
 		else
-			k exec "$1" cat /proc/net/tcp /proc/net/tcp6
+			k exec "$1" cat /proc/net/$f /proc/net/${f}6
 		fi 2>/dev/null | grep -Eq "$re" && return 0
 		sleep 1
 	done
@@ -190,7 +192,9 @@ start_server() {
 	# UDP: busybox tftp in the container asks (container -> peer), the
 	# peer's one-shot server sends the data (peer -> container), tftp acks
 	inp python3 "$BATS_TEST_DIRNAME/net-tftpd.py" 6969 "udp payload" >"$BATS_TEST_TMPDIR/tftpd" &
-	sleep 1
+	# python starts slowly in the nested host: tftp's retries must not
+	# all go to a closed port
+	listening peer 6969 udp
 	run k exec n3 sh -c "cd /tmp && tftp -g -r hello -l /tmp/udp $IP_P 6969 && cat /tmp/udp"
 	echo "$output"
 	wait
@@ -208,7 +212,9 @@ start_server() {
 	head -c $((mib << 20)) /dev/urandom >"$BATS_TEST_TMPDIR/blob"
 	want=$(sha256sum <"$BATS_TEST_TMPDIR/blob" | cut -d' ' -f1)
 	# peer -> container
-	k exec -d n4 sh -c 'nc -l -p 8200 | sha256sum >/tmp/sum'
+	# nc -e: busybox nc half-closes when its own stdin ends (/dev/null
+	# here), and the sender's nc quits on that: the data goes to PROG
+	k exec -d n4 nc -l -p 8200 -e sh -c 'sha256sum >/tmp/sum'
 	listening n4 8200
 	t0=$(date +%s)
 	inp busybox nc -w 30 $IP_C 8200 <"$BATS_TEST_TMPDIR/blob"
@@ -220,7 +226,7 @@ start_server() {
 	echo "# peer -> container: $mib MiB in $(($(date +%s) - t0)) s" >&3
 	[ "$got" = "$want" ]
 	# container -> peer
-	inp sh -c "busybox nc -l -p 8300 | sha256sum >$BATS_TEST_TMPDIR/sum" &
+	inp busybox nc -l -p 8300 -e sh -c "sha256sum >$BATS_TEST_TMPDIR/sum" &
 	listening peer 8300
 	t0=$(date +%s)
 	k exec n4 sh -c "head -c $((mib << 20)) /dev/zero | nc -w 30 $IP_P 8300"
