@@ -82,6 +82,9 @@
 #define AGENT_MAX_BPF_INSNS 4096u  /* BPF_MAXINSNS */
 #define AGENT_MAX_SIGNAL    64u	   /* _NSIG - 1 */
 #define AGENT_CAP_MASK_BITS 64u
+#define AGENT_MAX_NETS	    8u /* NICs */
+#define AGENT_MAX_ADDRS	    64u /* addresses, and routes, per NIC */
+#define AGENT_IFNAME_MAX    15u /* IFNAMSIZ - 1 */
 
 /* Ports: 0 means "none" (stdin reads /dev/null, output is discarded). */
 #define AGENT_NO_PORT 0u
@@ -182,6 +185,38 @@ struct agent_device {
 	uint32_t uid, gid;
 };
 
+/* Networking (CREATE, optional tags: an older agent skips them).  The host
+ * read these from the interface a guest NIC mirrors (oci/net.h). */
+struct agent_ip_addr {
+	uint32_t family; /* AF_INET or AF_INET6 */
+	uint8_t *addr;	 /* 4 or 16 bytes, network order */
+	uint32_t addr_len;
+	uint32_t prefix; /* 0..32 / 0..128 */
+};
+
+struct agent_route {
+	uint32_t family;
+	uint8_t *dst; /* absent (0 bytes) with prefix 0: the default route */
+	uint32_t dst_len;
+	uint32_t prefix;
+	uint8_t *gateway; /* absent: on-link (scope link) */
+	uint32_t gateway_len;
+	uint32_t metric; /* RTA_PRIORITY, 0 = none */
+};
+
+/* One guest NIC, found by its MAC, renamed to name, given mtu, brought
+ * up, then the addresses and routes added (routes through this NIC). */
+struct agent_net_if {
+	char *name; /* 1..15 bytes, no '/', ':' or space; not "." or ".." */
+	uint8_t *mac;
+	uint32_t mac_len; /* 6 */
+	uint32_t mtu;	  /* 0 = leave */
+	struct agent_ip_addr *addrs;
+	uint32_t naddrs;
+	struct agent_route *routes;
+	uint32_t nroutes;
+};
+
 struct agent_create {
 	char *container_id;
 	struct agent_process process;
@@ -202,6 +237,10 @@ struct agent_create {
 	struct agent_device *devices;
 	uint32_t ndevices;
 	uint32_t namespaces; /* CLONE_NEW* to create; 0 = the default set */
+	/* optional tag 15: the NICs to configure before the container
+	 * starts (none: loopback only) */
+	struct agent_net_if *nets;
+	uint32_t nnets;
 };
 
 struct agent_exec {

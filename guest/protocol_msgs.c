@@ -161,6 +161,81 @@ static const struct field device_f[] = {
 };
 SCHEMA(device, struct agent_device, check_device);
 
+static int family_len(uint32_t family)
+{
+	return family == 2 /* AF_INET */ ? 4 : family == 10 /* AF_INET6 */ ? 16 : -1;
+}
+
+static int check_ip_addr(const void *v)
+{
+	const struct agent_ip_addr *a = v;
+	int len = family_len(a->family);
+	if (len < 0 || a->addr_len != (uint32_t)len || a->prefix > (uint32_t)len * 8)
+		return -EINVAL;
+	return 0;
+}
+
+static const struct field ip_addr_f[] = {
+    FLD(1, F_U32, struct agent_ip_addr, family),
+    LST(2, F_BYTES, struct agent_ip_addr, addr, addr_len, 16),
+    FLD(3, F_U32, struct agent_ip_addr, prefix),
+};
+SCHEMA(ip_addr, struct agent_ip_addr, check_ip_addr);
+
+static int check_route(const void *v)
+{
+	const struct agent_route *r = v;
+	int len = family_len(r->family);
+	if (len < 0 || r->prefix > (uint32_t)len * 8)
+		return -EINVAL;
+	if (r->dst_len ? r->dst_len != (uint32_t)len : r->prefix != 0)
+		return -EINVAL;
+	if (r->gateway_len && r->gateway_len != (uint32_t)len)
+		return -EINVAL;
+	return 0;
+}
+
+static const struct field route_f[] = {
+    FLD(1, F_U32, struct agent_route, family),
+    LST(2, F_BYTES, struct agent_route, dst, dst_len, 16),
+    FLD(3, F_U32, struct agent_route, prefix),
+    LST(4, F_BYTES, struct agent_route, gateway, gateway_len, 16),
+    FLD(5, F_U32, struct agent_route, metric),
+};
+SCHEMA(route, struct agent_route, check_route);
+
+/* An interface name the kernel takes: 1..15 bytes, none of '/', ':' or
+ * white space, not "." or "..". */
+static int ifname_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (!len || len > AGENT_IFNAME_MAX || !strcmp(n, ".") || !strcmp(n, ".."))
+		return 0;
+	for (; *n; n++)
+		if (*n == '/' || *n == ':' || *n == ' ' || (*n >= '\t' && *n <= '\r'))
+			return 0;
+	return 1;
+}
+
+static int check_net_if(const void *v)
+{
+	const struct agent_net_if *n = v;
+	if (!ifname_ok(n->name) || n->mac_len != 6 || (n->mac[0] & 1))
+		return -EINVAL;
+	if (n->mtu && (n->mtu < 68 || n->mtu > 65535))
+		return -EINVAL;
+	return 0;
+}
+
+static const struct field net_if_f[] = {
+    STR(1, struct agent_net_if, name, AGENT_IFNAME_MAX, 1),
+    LST(2, F_BYTES, struct agent_net_if, mac, mac_len, 6),
+    FLD(3, F_U32, struct agent_net_if, mtu),
+    SUBV(4, struct agent_net_if, addrs, naddrs, AGENT_MAX_ADDRS, &ip_addr_s),
+    SUBV(5, struct agent_net_if, routes, nroutes, AGENT_MAX_ADDRS, &route_s),
+};
+SCHEMA(net_if, struct agent_net_if, check_net_if);
+
 /* CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET */
 #define NS_ALLOWED 0x7e020000u
 
@@ -179,6 +254,11 @@ static int check_create(const void *v)
 	for (uint32_t i = 0; i < c->nreadonly_paths; i++)
 		if (!path_ok(c->readonly_paths[i]))
 			return -EINVAL;
+	for (uint32_t i = 0; i < c->nnets; i++)
+		for (uint32_t j = 0; j < i; j++)
+			if (!strcmp(c->nets[i].name, c->nets[j].name) ||
+			    !memcmp(c->nets[i].mac, c->nets[j].mac, 6))
+				return -EINVAL;
 	return 0;
 }
 
@@ -197,6 +277,8 @@ static const struct field create_f[] = {
     SUBV(12, struct agent_create, sysctls, nsysctls, AGENT_MAX_SYSCTLS, &sysctl_s),
     SUBV(13, struct agent_create, devices, ndevices, AGENT_MAX_DEVICES, &device_s),
     FLD(14, F_U32, struct agent_create, namespaces),
+    /* optional: an agent older than networking skips it */
+    SUBV(AGENT_TAG_OPTIONAL | 15, struct agent_create, nets, nnets, AGENT_MAX_NETS, &net_if_s),
 };
 SCHEMA(create, struct agent_create, check_create);
 

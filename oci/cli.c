@@ -17,6 +17,7 @@
 
 #include "oci/build-info.h"
 #include "oci/cli.h"
+#include "oci/net.h"
 #include "util/cleanup.h"
 #include "vmm/kvm.h"
 
@@ -58,7 +59,9 @@ void oci_cli_usage_commands(FILE *f)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"global flags (before the command): --root DIR (default %s), --log FILE,\n"
-		"  --log-format text|json, --debug, --systemd-cgroup\n",
+		"  --log-format text|json, --debug, --systemd-cgroup,\n"
+		"  --network sandbox|none (default sandbox: the VM takes over the\n"
+		"  interfaces of the container's network namespace; none: loopback only)\n",
 		OCI_STATEDIR_DEFAULT);
 }
 
@@ -224,7 +227,7 @@ __attribute__((format(printf, 1, 2))) static int global_fail(const char *fmt, ..
 	return 2;
 }
 
-enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_CRIU, OPT_ROOTLESS };
+enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_CRIU, OPT_ROOTLESS, OPT_NETWORK };
 
 static const struct option global_opts[] = {
     {"root", required_argument, NULL, OPT_ROOT},
@@ -232,6 +235,7 @@ static const struct option global_opts[] = {
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"debug", no_argument, NULL, OPT_DEBUG},
     {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
+    {"network", required_argument, NULL, OPT_NETWORK},
     /* runc's, accepted and ignored: there is no CRIU, and rootless is decided per command */
     {"criu", required_argument, NULL, OPT_CRIU},
     {"rootless", required_argument, NULL, OPT_ROOTLESS},
@@ -271,6 +275,13 @@ static int parse_globals(struct oci_cli *cli, int argc, char **argv)
 		case OPT_SYSTEMD:
 			cli->systemd_cgroup = true;
 			break;
+		case OPT_NETWORK: {
+			enum oci_net_mode mode;
+			if (oci_net_mode_parse(optarg, &mode) < 0)
+				return global_fail("--network %s: expected sandbox or none", optarg);
+			cli->network = oci_net_mode_name(mode);
+			break;
+		}
 		case OPT_CRIU:
 		case OPT_ROOTLESS:
 			break;

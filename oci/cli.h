@@ -34,6 +34,7 @@ struct oci_cli {
 	enum oci_log_format log_format;
 	bool debug;	     /* --debug: debug lines to the log (or stderr) */
 	bool systemd_cgroup; /* --systemd-cgroup: accepted, kept for the cgroup code */
+	const char *network; /* --network sandbox|none (oci/net.h), default sandbox */
 	const char *cmd;     /* the command being run, for messages */
 	FILE *log;	     /* the opened --log file */
 };

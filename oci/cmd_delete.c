@@ -18,17 +18,20 @@
 
 #include "oci/cli.h"
 #include "oci/lifecycle.h"
+#include "oci/net.h"
 
 #define KILL_WAIT_MS 10000
 
 int oci_container_teardown(struct oci_cli *cli, struct oci_container *c, struct kv_err *err)
 {
 	/* Everything here must be safe to run twice: a delete that failed
-	 * half-way is retried.  Later issues add the sandbox's taps and
-	 * cgroups.  poststop hooks: their failure is a warning (runtime
-	 * spec), and a container that never got past "creating" has none
-	 * to run. */
-	(void)err;
+	 * half-way is retried.  The network: what a killed sandbox could not
+	 * give back (oci/net.h; nothing when it exited by itself).  poststop
+	 * hooks: their failure is a warning (runtime spec), and a container
+	 * that never got past "creating" has none to run. */
+	int r = oci_net_cleanup(c->dirfd, err);
+	if (r < 0)
+		return kv_err_wrap(err, r, "container \"%s\": its network", c->st.id);
 	if (c->st.status == OCI_STATUS_CREATING)
 		return 0;
 	c->st.status = OCI_STATUS_STOPPED;

@@ -202,6 +202,10 @@ __attribute__((noreturn)) static void exec_sandbox(struct oci_cli *cli, const ch
 	}
 	if (cli->debug)
 		argv[n++] = "--debug";
+	if (cli->network) {
+		argv[n++] = "--network";
+		argv[n++] = cli->network;
+	}
 	argv[n++] = id;
 	argv[n] = NULL;
 	execv("/proc/self/exe", (char **)argv);

@@ -18,7 +18,7 @@
  *   network, user and time are not: the VM is the container's own machine
  *   (its network stack, its uid space, its clocks), so they add nothing.
  *   A namespace "path" (joining an existing one) cannot be honoured in a
- *   VM and is an error, except for network (ignored, as above).
+ *   VM and is an error, except for network (the sandbox enters it: oci/net.h).
  * - process: capability bit sets as given (no "capabilities": empty sets,
  *   as runc); the seccomp profile compiled with libseccomp to classic BPF
  *   for x86-64 guests (spec_seccomp.c).

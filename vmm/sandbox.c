@@ -227,7 +227,7 @@ static void on_timer(void *ctx, int fd, uint32_t events)
 /* ---- set-up ---- */
 
 struct sandbox_opts {
-	const char *root, *bundle, *console_socket, *log, *log_format, *id;
+	const char *root, *bundle, *console_socket, *log, *log_format, *id, *network;
 	int ready_fd;
 	bool debug;
 };
@@ -242,6 +242,7 @@ static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
 	    {"log", required_argument, NULL, 'l'},
 	    {"log-format", required_argument, NULL, 'f'},
 	    {"debug", no_argument, NULL, 'd'},
+	    {"network", required_argument, NULL, 'n'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -272,6 +273,9 @@ static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
 		case 'd':
 			o->debug = true;
 			break;
+		case 'n':
+			o->network = optarg;
+			break;
 		default:
 			return -1;
 		}
@@ -292,6 +296,16 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 	r = oci_spec_to_agent(sb->cfg, sb->id, SANDBOX_MAX_SHARES, &sb->create, &sb->plan, err);
 	if (r < 0)
 		return r;
+	/* before the VM exists: the sandbox lives in the container's network
+	 * namespace from here on */
+	if ((r = oci_net_setup(&sb->net, sb->net_mode, sb->cfg, sb->dir_fd, err)) < 0)
+		return r;
+	sb->create.nets = sb->net.ifs;
+	sb->create.nnets = sb->net.nlinks;
+	if (sb->debug)
+		sb_log(sb, "debug", "network %s: %u interface(s) mirrored%s%s",
+		       oci_net_mode_name(sb->net_mode), sb->net.nlinks,
+		       sb->net.netns[0] ? " in " : "", sb->net.netns);
 
 	char agent[PATH_MAX];
 	cleanup_free uint8_t *initrd = NULL;
@@ -313,6 +327,8 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 	    .vsock = true,
 	    .shares = sb->plan.shares,
 	    .nshares = sb->plan.nshares,
+	    .nets = sb->net.params,
+	    .nnets = sb->net.nlinks,
 	};
 	char cmdline[256];
 	snprintf(cmdline, sizeof(cmdline), "%s kvbox.agent_port=%u%s", SANDBOX_CMDLINE,
@@ -379,6 +395,11 @@ int cmd_sandbox(int argc, char **argv)
 	sb.ready_fd = o.ready_fd;
 	sb.agent_fd = sb.ctl_fd = sb.timer_fd = sb.wake_fd = sb.tick_fd = -1;
 	sb.gofer_pid = -1;
+	if (o.network && oci_net_mode_parse(o.network, &sb.net_mode) < 0) {
+		fprintf(stderr, "kvbox sandbox: --network %s: expected sandbox or none\n",
+			o.network);
+		return 2;
+	}
 	if (o.log) {
 		sb.log = fopen(o.log, "ae");
 		sb.log_json = o.log_format && !strcmp(o.log_format, "json");
@@ -407,6 +428,7 @@ int cmd_sandbox(int argc, char **argv)
 		sb_log(&sb, "error", "%s", err.msg);
 		ready_write(&sb, line);
 		vm_destroy(sb.vm);
+		oci_net_teardown(&sb.net, sb.dir_fd);
 		unlinkat(sb.dir_fd, CTL_SOCKET_NAME, 0);
 		return 1;
 	}
@@ -425,6 +447,7 @@ int cmd_sandbox(int argc, char **argv)
 	unlinkat(sb.dir_fd, CTL_SOCKET_NAME, 0);
 	sb_stdio_cancel_all(&sb);
 	vm_destroy(sb.vm);
+	oci_net_teardown(&sb.net, sb.dir_fd); /* after the NICs let go of the taps */
 	if (sb.debug)
 		sb_log(&sb, "debug", "VM destroyed (%s), sandbox exiting", vm_exit_kind_name(kind));
 	if (!started)

@@ -7,10 +7,13 @@
  * one.
  *
  *   kvbox sandbox --root ROOT --bundle B --ready-fd N [--console-socket S]
- *                 [--debug] [--log L --log-format text|json] ID
+ *                 [--debug] [--log L --log-format text|json]
+ *                 [--network sandbox|none] ID
  *
  * Start-up (sandbox.c): parse the bundle's config.json again, plan the VM
- * (oci/spec_agent.h: 9p shares, size), bind the control socket, build the
+ * (oci/spec_agent.h: 9p shares, size), enter the container's network
+ * namespace and mirror its interfaces (oci/net.h: a tap and a NIC each,
+ * given back when the sandbox exits), bind the control socket, build the
  * VM (vm_boot.h) with the agent initramfs, a virtio-vsock and the 9p
  * shares (one gofer process), start the vCPUs and run the event loop.
  * Everything after that happens in callbacks on the loop's thread:
@@ -43,6 +46,7 @@
 
 #include "guest/protocol.h"
 #include "oci/config.h"
+#include "oci/net.h"
 #include "oci/spec_agent.h"
 #include "util/err.h"
 #include "vmm/vm.h"
@@ -132,6 +136,8 @@ struct sandbox {
 	struct oci_config *cfg;
 	struct agent_create create;
 	struct oci_vm_plan plan;
+	enum oci_net_mode net_mode;
+	struct oci_net net; /* the mirrored interfaces (oci/net.h) */
 	struct vm *vm;
 	enum sb_phase phase;
 	/* agent channel */

@@ -13,7 +13,7 @@
  *              reaping and EXIT events
  *   child.c    the child's side: from fork to execve
  *   caps.c     capability sets, uid/gid/groups (capset(2) directly)
- *   net.c      loopback, vsock stream connect
+ *   net.c      loopback, the NICs of CREATE (rtnetlink), vsock stream connect
  *   stdio.c    stdio streams, the terminal relay (pty master <-> vsock)
  *   info.c     PS, STATS, HELLO contents, /proc/cmdline
  *   selftest.c kvbox.agent_test=1: a stand-in host inside the guest that
@@ -178,6 +178,8 @@ unsigned caps_last_cap(void);
 
 /* net.c */
 int net_loopback_up(struct kv_err *err);
+/* The NICs of CREATE: found by MAC, renamed, MTU, up, addresses, routes. */
+int net_configure(const struct agent_net_if *nets, uint32_t n, struct kv_err *err);
 int net_vsock_connect(uint32_t cid, uint32_t port, unsigned timeout_ms, struct kv_err *err);
 
 /* stdio.c */

@@ -252,6 +252,10 @@ int proc_create(struct agent *a, uint32_t id, const struct agent_create *c, stru
 	if (ns & CLONE_NEWUSER)
 		return kv_err_set(err, EOPNOTSUPP,
 				  "user namespaces are not supported in the guest");
+	/* the VM's network stack is the container's: configure it first */
+	int r = net_configure(c->nets, c->nnets, err);
+	if (r < 0)
+		return r;
 	return spawn(a, id, AGENT_CREATE, c, &c->process, err);
 }
 

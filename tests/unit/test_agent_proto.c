@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 
 #include "guest/protocol.h"
 
@@ -35,6 +36,14 @@ static char *ropaths[] = {"/proc/sys", NULL};
 static struct agent_sysctl sysctls[] = {{"kernel.msgmax", "4242"}, {"net/ipv4/ip_forward", ""}};
 static struct agent_device devices[] = {{"/dev/fuse", 'c', 10, 229, 0666, 0, 0},
 					{"/dev/loop0", 'b', 7, 0, 0660, 0, 6}};
+static uint8_t ip4[] = {169, 254, 10, 2}, gw4[] = {169, 254, 0, 1}, net4[] = {10, 9, 0, 0};
+static uint8_t ip6[16] = {0xfd, 0x00, [15] = 2};
+static struct agent_ip_addr addrs[] = {{AF_INET, ip4, 4, 16}, {AF_INET6, ip6, 16, 64}};
+static struct agent_route routes[] = {{AF_INET, NULL, 0, 0, gw4, 4, 0},
+				      {AF_INET, net4, 4, 16, NULL, 0, 100}};
+static uint8_t mac0[6] = {0x02, 0x42, 0xac, 0x11, 0, 2}, mac1[6] = {0x0e, 1, 2, 3, 4, 5};
+static struct agent_net_if nets[] = {{"eth0", mac0, 6, 1400, addrs, 2, routes, 2},
+				     {"net1", mac1, 6, 0, NULL, 0, NULL, 0}};
 static struct agent_proc_info procs[] = {
     {1, 0, 0, "/bin/sh -c sleep 100"}, {27, 1, 1000, ""}, {28, 27, 0, NULL}};
 
@@ -124,6 +133,8 @@ static void sample(struct agent_msg *m, unsigned kind)
 		c->devices = devices;
 		c->ndevices = 2;
 		c->namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+		c->nets = nets;
+		c->nnets = 2;
 	} else if ((t == AGENT_CREATE || t == AGENT_EXEC) && fl) {
 		m->u.pid.pid = 4242;
 	} else if (t == AGENT_EXEC) {
@@ -239,6 +250,34 @@ static void assert_create(const struct agent_create *a, const struct agent_creat
 		assert_int_equal(a->devices[i].gid, b->devices[i].gid);
 	}
 	assert_int_equal(a->namespaces, b->namespaces);
+	assert_int_equal(a->nnets, b->nnets);
+	for (uint32_t i = 0; i < a->nnets; i++) {
+		const struct agent_net_if *x = &a->nets[i], *y = &b->nets[i];
+		assert_string_equal(x->name, y->name);
+		assert_int_equal(y->mac_len, 6);
+		assert_memory_equal(x->mac, y->mac, 6);
+		assert_int_equal(x->mtu, y->mtu);
+		assert_int_equal(x->naddrs, y->naddrs);
+		for (uint32_t j = 0; j < x->naddrs; j++) {
+			assert_int_equal(x->addrs[j].family, y->addrs[j].family);
+			assert_int_equal(x->addrs[j].addr_len, y->addrs[j].addr_len);
+			assert_memory_equal(x->addrs[j].addr, y->addrs[j].addr, x->addrs[j].addr_len);
+			assert_int_equal(x->addrs[j].prefix, y->addrs[j].prefix);
+		}
+		assert_int_equal(x->nroutes, y->nroutes);
+		for (uint32_t j = 0; j < x->nroutes; j++) {
+			const struct agent_route *r = &x->routes[j], *q = &y->routes[j];
+			assert_int_equal(r->family, q->family);
+			assert_int_equal(r->dst_len, q->dst_len);
+			if (r->dst_len)
+				assert_memory_equal(r->dst, q->dst, r->dst_len);
+			assert_int_equal(r->prefix, q->prefix);
+			assert_int_equal(r->gateway_len, q->gateway_len);
+			if (r->gateway_len)
+				assert_memory_equal(r->gateway, q->gateway, r->gateway_len);
+			assert_int_equal(r->metric, q->metric);
+		}
+	}
 }
 
 static void assert_payload(const struct agent_msg *a, const struct agent_msg *b)
@@ -638,6 +677,52 @@ static void test_semantic_checks(void **state)
 	m.u.create.devices = &dev;
 	m.u.create.ndevices = 1;
 	expect_invalid(&m);
+
+	/* networking */
+	const char *bad_names[] = {"", "0123456789abcdef", "a/b", "a:1", "a b", ".", ".."};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		sample(&m, 1);
+		struct agent_net_if n = nets[0];
+		n.name = (char *)bad_names[i];
+		m.u.create.nets = &n;
+		m.u.create.nnets = 1;
+		expect_invalid(&m);
+	}
+	struct agent_net_if same[2] = {nets[0], nets[1]};
+	same[1].name = "eth0"; /* two NICs, one name */
+	sample(&m, 1);
+	m.u.create.nets = same;
+	expect_invalid(&m);
+	same[1] = nets[1];
+	same[1].mac = mac0; /* one MAC */
+	expect_invalid(&m);
+	uint8_t mcast[6] = {0x01, 0, 0x5e, 0, 0, 1};
+	struct agent_net_if bad = nets[0];
+	m.u.create.nets = &bad;
+	m.u.create.nnets = 1;
+	bad.mac = mcast;
+	expect_invalid(&m);
+	bad = nets[0];
+	bad.mtu = 67;
+	expect_invalid(&m);
+	bad = nets[0];
+	struct agent_ip_addr a4 = {AF_INET, ip4, 4, 33};
+	bad.addrs = &a4;
+	bad.naddrs = 1;
+	expect_invalid(&m);
+	a4 = (struct agent_ip_addr){AF_INET6, ip4, 4, 16}; /* length for another family */
+	expect_invalid(&m);
+	a4 = (struct agent_ip_addr){AF_INET, ip4, 4, 16};
+	struct agent_route rt = {AF_INET, NULL, 0, 8, gw4, 4, 0}; /* prefix without dst */
+	bad.routes = &rt;
+	bad.nroutes = 1;
+	expect_invalid(&m);
+	rt = (struct agent_route){AF_INET, net4, 4, 16, ip6, 16, 0}; /* v6 gateway */
+	expect_invalid(&m);
+	rt = (struct agent_route){AF_INET, net4, 4, 16, gw4, 4, 0};
+	out = NULL;
+	assert_true(agent_msg_encode_alloc(&m, &out) > 0);
+	free(out);
 
 	agent_msg_init(&m, AGENT_SIGNAL, 0, 1);
 	m.u.signal.signo = 0;
