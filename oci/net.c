@@ -446,13 +446,6 @@ static int enter_netns(struct oci_net *n, const struct oci_config *cfg, struct k
 	return 0;
 }
 
-/* The host's own network namespace (pid 1's): never mirrored. */
-static bool host_netns(const struct oci_net *n)
-{
-	struct stat st;
-	return stat("/proc/1/ns/net", &st) == 0 && (uint64_t)st.st_dev == n->ns_dev &&
-	       (uint64_t)st.st_ino == n->ns_ino;
-}
 
 int oci_net_setup(struct oci_net *n, enum oci_net_mode mode, const struct oci_config *cfg,
 		  int state_dirfd, struct kv_err *err)
@@ -461,7 +454,14 @@ int oci_net_setup(struct oci_net *n, enum oci_net_mode mode, const struct oci_co
 	if (mode == OCI_NET_NONE)
 		return 0;
 	int r = enter_netns(n, cfg, err);
-	if (r < 0 || (!n->netns[0] && host_netns(n)))
+	/* Only a namespace named by path is the container's to mirror (what
+	 * podman, CNI and containerd hand over).  Without one, the namespace
+	 * we run in is the caller's, usually the host's: taking its
+	 * interfaces' addresses away would cut the host off, and where pid
+	 * 1's namespace cannot be read (an unprivileged container host) there
+	 * is no telling them apart.  runc would give such a container a new,
+	 * empty namespace: loopback only, which is what the guest has. */
+	if (r < 0 || !n->netns[0])
 		return r;
 	struct rtnl nl;
 	if ((r = rtnl_open(&nl)) < 0)
