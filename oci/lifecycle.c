@@ -109,6 +109,12 @@ int oci_container_hooks(struct oci_cli *cli, struct oci_container *c, int kind,
 	(void)cli;
 	struct oci_config *cfg = NULL;
 	int r = oci_config_load(c->st.bundle, &cfg, err);
+	/* a bundle removed before `delete` (as clients do) has no hooks left
+	 * to run: not an error, as for runc, which keeps none either */
+	if (r < 0 && kind == OCI_HOOK_POSTSTOP && access(c->st.bundle, F_OK) < 0)
+		return 0;
+	if (r < 0 && kind == OCI_HOOK_POSTSTOP && r == -ENOENT)
+		return 0;
 	if (r < 0)
 		return r;
 	if (cfg->hooks.n[kind] == 0) {
