@@ -82,7 +82,7 @@
 #define AGENT_MAX_BPF_INSNS 4096u  /* BPF_MAXINSNS */
 #define AGENT_MAX_SIGNAL    64u	   /* _NSIG - 1 */
 #define AGENT_CAP_MASK_BITS 64u
-#define AGENT_MAX_NETS	    8u /* NICs */
+#define AGENT_MAX_NETS	    8u	/* NICs */
 #define AGENT_MAX_ADDRS	    64u /* addresses, and routes, per NIC */
 #define AGENT_IFNAME_MAX    15u /* IFNAMSIZ - 1 */
 

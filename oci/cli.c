@@ -227,7 +227,16 @@ __attribute__((format(printf, 1, 2))) static int global_fail(const char *fmt, ..
 	return 2;
 }
 
-enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_CRIU, OPT_ROOTLESS, OPT_NETWORK };
+enum {
+	OPT_ROOT = 256,
+	OPT_LOG,
+	OPT_LOG_FORMAT,
+	OPT_DEBUG,
+	OPT_SYSTEMD,
+	OPT_CRIU,
+	OPT_ROOTLESS,
+	OPT_NETWORK
+};
 
 static const struct option global_opts[] = {
     {"root", required_argument, NULL, OPT_ROOT},
@@ -278,7 +287,8 @@ static int parse_globals(struct oci_cli *cli, int argc, char **argv)
 		case OPT_NETWORK: {
 			enum oci_net_mode mode;
 			if (oci_net_mode_parse(optarg, &mode) < 0)
-				return global_fail("--network %s: expected sandbox or none", optarg);
+				return global_fail("--network %s: expected sandbox or none",
+						   optarg);
 			cli->network = oci_net_mode_name(mode);
 			break;
 		}

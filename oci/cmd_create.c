@@ -147,8 +147,8 @@ static int wait_forwarding(struct oci_cli *cli, const char *id, pid_t child)
 		struct oci_container *c = NULL;
 		struct kv_err err = {0};
 		if (oci_container_open(cli, id, false, &root, &c, &err) == 0) {
-			json_t *req = json_pack("{s:s, s:i}", "op", "kill", "signal",
-						(int)si.ssi_signo);
+			json_t *req =
+			    json_pack("{s:s, s:i}", "op", "kill", "signal", (int)si.ssi_signo);
 			json_t *reply = NULL;
 			if (oci_container_call(c, req, OCI_CTL_TIMEOUT_MS, &reply, &err) < 0)
 				oci_cli_warn(cli, "forwarding signal %u: %s", si.ssi_signo,

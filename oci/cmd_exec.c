@@ -53,8 +53,16 @@ struct exec_args {
 
 static int parse(struct oci_cli *cli, int argc, char **argv, struct exec_args *a)
 {
-	enum { OPT_PROCESS = 256, OPT_CONSOLE, OPT_PIDFILE, OPT_CWD, OPT_NNP, OPT_PRESERVE,
-	       OPT_LABEL, OPT_APPARMOR };
+	enum {
+		OPT_PROCESS = 256,
+		OPT_CONSOLE,
+		OPT_PIDFILE,
+		OPT_CWD,
+		OPT_NNP,
+		OPT_PRESERVE,
+		OPT_LABEL,
+		OPT_APPARMOR
+	};
 	static const struct option opts[] = {
 	    {"process", required_argument, NULL, 'p'},
 	    {"console-socket", required_argument, NULL, OPT_CONSOLE},
@@ -94,7 +102,8 @@ static int parse(struct oci_cli *cli, int argc, char **argv, struct exec_args *a
 			break;
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return oci_cli_fail(cli, 1, "--env %s: expected NAME=VALUE", optarg);
+				return oci_cli_fail(cli, 1, "--env %s: expected NAME=VALUE",
+						    optarg);
 			json_array_append_new(a->env, json_string(optarg));
 			break;
 		case 'u':
@@ -122,7 +131,8 @@ static int parse(struct oci_cli *cli, int argc, char **argv, struct exec_args *a
 			a->no_new_privs = true;
 			break;
 		case OPT_PRESERVE:
-			oci_cli_warn(cli, "--preserve-fds: fds cannot be passed into a VM; ignored");
+			oci_cli_warn(cli,
+				     "--preserve-fds: fds cannot be passed into a VM; ignored");
 			break;
 		case OPT_LABEL:
 		case OPT_APPARMOR:
@@ -330,8 +340,10 @@ static int local_tty_accept(struct local_tty *t, struct kv_err *err)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
 	ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
 	close(s);
 	struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
@@ -450,8 +462,8 @@ int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv)
 	int sock = -1;
 	r = oci_container_open(cli, a.id, false, &root, &c, &err);
 	if (r == 0)
-		r = oci_container_require(c, (1u << OCI_STATUS_RUNNING) | (1u << OCI_STATUS_CREATED),
-					  &err);
+		r = oci_container_require(
+		    c, (1u << OCI_STATUS_RUNNING) | (1u << OCI_STATUS_CREATED), &err);
 	if (r == 0)
 		r = build_process(c, &a, &proc, &err);
 	bool terminal = r == 0 && json_is_true(json_object_get(proc, "terminal"));

@@ -98,8 +98,7 @@ static json_t *kvbox_section(void)
 	}
 	const char *dev = getenv("KVBOX_KVM_DEVICE");
 	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:o, s:o}, s:{s:[s,s], s:s}}",
-			 "version",
-			 KVBOX_VERSION, "commit", KVBOX_COMMIT, "kvm", "flavour",
+			 "version", KVBOX_VERSION, "commit", KVBOX_COMMIT, "kvm", "flavour",
 			 kvm_flavour_name(kvm_detect_flavour()), "device",
 			 dev && *dev ? dev : "/dev/kvm", "kernel", "default", oci_default_kernel(),
 			 "limits", "maxVcpus", max, "recommendedVcpus", rec, "network", "modes",

@@ -146,8 +146,8 @@ int oci_cmd_kill(struct oci_cli *cli, int argc, char **argv)
 					      (1u << OCI_STATUS_PAUSED),
 					  &err);
 	if (r == 0) {
-		json_t *req = json_pack("{s:s, s:i, s:b}", "op", "kill", "signal", a.sig, "all",
-					a.all);
+		json_t *req =
+		    json_pack("{s:s, s:i, s:b}", "op", "kill", "signal", a.sig, "all", a.all);
 		json_t *reply = NULL;
 		r = oci_container_call(c, req, OCI_CTL_TIMEOUT_MS, &reply, &err);
 		json_decref(req);

@@ -24,8 +24,8 @@
 
 #include "oci/lifecycle.h"
 
-static const unsigned live = (1u << OCI_STATUS_CREATED) | (1u << OCI_STATUS_RUNNING) |
-			     (1u << OCI_STATUS_PAUSED);
+static const unsigned live =
+    (1u << OCI_STATUS_CREATED) | (1u << OCI_STATUS_RUNNING) | (1u << OCI_STATUS_PAUSED);
 
 int oci_cmd_ps(struct oci_cli *cli, int argc, char **argv)
 {
@@ -134,8 +134,9 @@ int oci_cmd_events(struct oci_cli *cli, int argc, char **argv)
 			break;
 		case 'i':
 			if (parse_interval(optarg, &interval_ms) < 0)
-				return oci_cli_fail(cli, 1, "--interval %s: expected a duration "
-							    "such as 5s or 500ms",
+				return oci_cli_fail(cli, 1,
+						    "--interval %s: expected a duration "
+						    "such as 5s or 500ms",
 						    optarg);
 			break;
 		case 'h':

@@ -51,8 +51,8 @@ static int pause_resume(struct oci_cli *cli, int argc, char **argv, bool pause)
 	struct kv_err err = {0};
 	int r = oci_container_open(cli, argv[optind], true, &root, &c, &err);
 	if (r == 0)
-		r = oci_container_require(
-		    c, 1u << (pause ? OCI_STATUS_RUNNING : OCI_STATUS_PAUSED), &err);
+		r = oci_container_require(c, 1u << (pause ? OCI_STATUS_RUNNING : OCI_STATUS_PAUSED),
+					  &err);
 	if (r == 0) {
 		json_t *req = json_pack("{s:s}", "op", pause ? "pause" : "resume");
 		json_t *reply = NULL;

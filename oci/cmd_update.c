@@ -77,7 +77,8 @@ int oci_cmd_update(struct oci_cli *cli, int argc, char **argv)
 		}
 		if (a[0] != '-' || !a[1]) {
 			if (id)
-				return oci_cli_fail(cli, 1, "update: unexpected argument \"%s\"", a);
+				return oci_cli_fail(cli, 1, "update: unexpected argument \"%s\"",
+						    a);
 			id = a;
 			continue;
 		}
@@ -104,17 +105,18 @@ int oci_cmd_update(struct oci_cli *cli, int argc, char **argv)
 		}
 	}
 	if (!id)
-		return oci_cli_fail(cli, 1, "\"update\" requires exactly 1 argument(s): the "
-					    "container id");
+		return oci_cli_fail(cli, 1,
+				    "\"update\" requires exactly 1 argument(s): the "
+				    "container id");
 	struct oci_statedir root = {.fd = -1};
 	struct oci_container *c = NULL;
 	struct kv_err err = {0};
 	struct oci_update u = {0};
 	int r = oci_container_open(cli, id, false, &root, &c, &err);
 	if (r == 0)
-		r = oci_container_require(c, (1u << OCI_STATUS_RUNNING) |
-						 (1u << OCI_STATUS_CREATED) |
-						 (1u << OCI_STATUS_PAUSED),
+		r = oci_container_require(c,
+					  (1u << OCI_STATUS_RUNNING) | (1u << OCI_STATUS_CREATED) |
+					      (1u << OCI_STATUS_PAUSED),
 					  &err);
 	int64_t mem = r == 0 ? config_mem_limit(c) : 0;
 	if (r == 0 && resources) {

@@ -57,8 +57,8 @@ int oci_container_open(struct oci_cli *cli, const char *id, bool lock, struct oc
 	return r;
 }
 
-int oci_container_call(struct oci_container *c, const json_t *req, int timeout_ms,
-		       json_t **reply, struct kv_err *err)
+int oci_container_call(struct oci_container *c, const json_t *req, int timeout_ms, json_t **reply,
+		       struct kv_err *err)
 {
 	int r = ctl_call(c->dirfd, req, NULL, 0, timeout_ms, reply, err);
 	if (r < 0)
@@ -74,8 +74,7 @@ int oci_container_require(const struct oci_container *c, unsigned mask, struct k
 	case OCI_STATUS_STOPPED:
 		return kv_err_set(err, EINVAL, "container \"%s\" is stopped", c->st.id);
 	case OCI_STATUS_CREATING:
-		return kv_err_set(err, EBUSY, "container \"%s\" is still being created",
-				  c->st.id);
+		return kv_err_set(err, EBUSY, "container \"%s\" is still being created", c->st.id);
 	default:
 		return kv_err_set(err, EINVAL, "container \"%s\" is %s", c->st.id,
 				  oci_status_name(c->st.status));
@@ -103,8 +102,7 @@ int oci_write_pid_file(const char *path, pid_t pid, struct kv_err *err)
 	return 0;
 }
 
-int oci_container_hooks(struct oci_cli *cli, struct oci_container *c, int kind,
-			struct kv_err *err)
+int oci_container_hooks(struct oci_cli *cli, struct oci_container *c, int kind, struct kv_err *err)
 {
 	(void)cli;
 	struct oci_config *cfg = NULL;
@@ -140,8 +138,9 @@ static int precheck(const struct oci_create_opts *o, const char *id, struct kv_e
 		return r;
 	if (!cfg->process) {
 		oci_config_free(cfg);
-		return kv_err_set(err, EINVAL, "%s/config.json: process: required to create a "
-					       "container",
+		return kv_err_set(err, EINVAL,
+				  "%s/config.json: process: required to create a "
+				  "container",
 				  o->bundle);
 	}
 	if (cfg->process->terminal && !o->console_socket) {
@@ -283,8 +282,8 @@ static void kill_child(pid_t pid)
 		;
 }
 
-int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts *o,
-	       pid_t *sandbox, struct kv_err *err)
+int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts *o, pid_t *sandbox,
+	       struct kv_err *err)
 {
 	struct oci_statedir root = {.fd = -1};
 	struct oci_container *c = NULL;

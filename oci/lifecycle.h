@@ -23,8 +23,8 @@ int oci_container_open(struct oci_cli *cli, const char *id, bool lock, struct oc
 		       struct oci_container **out, struct kv_err *err);
 
 /* One request to the container's sandbox. */
-int oci_container_call(struct oci_container *c, const json_t *req, int timeout_ms,
-		       json_t **reply, struct kv_err *err);
+int oci_container_call(struct oci_container *c, const json_t *req, int timeout_ms, json_t **reply,
+		       struct kv_err *err);
 
 /* -EINVAL "container ID is not running (status S)" unless the status is
  * one of the mask's (1 << OCI_STATUS_*). */
@@ -42,8 +42,8 @@ struct oci_create_opts {
  * container to be prepared, saves the state, runs prestart,
  * createRuntime and createContainer hooks, writes the pid file.  Nothing
  * is left behind on failure.  *sandbox is the sandbox's pid. */
-int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts *o,
-	       pid_t *sandbox, struct kv_err *err);
+int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts *o, pid_t *sandbox,
+	       struct kv_err *err);
 
 /* start of a created container (hooks, START, poststart); with the lock. */
 int oci_start_locked(struct oci_cli *cli, struct oci_container *c, struct kv_err *err);
@@ -52,7 +52,6 @@ int oci_start_locked(struct oci_cli *cli, struct oci_container *c, struct kv_err
 int oci_write_pid_file(const char *path, pid_t pid, struct kv_err *err);
 
 /* Runs a kind of hook from the bundle's config.json with c's state. */
-int oci_container_hooks(struct oci_cli *cli, struct oci_container *c, int kind,
-			struct kv_err *err);
+int oci_container_hooks(struct oci_cli *cli, struct oci_container *c, int kind, struct kv_err *err);
 
 #endif

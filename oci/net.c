@@ -74,8 +74,7 @@ static int on_link(const struct nlmsghdr *h, void *ctx)
 	if (tb[IFLA_IFNAME])
 		snprintf(name, sizeof(name), "%.*s", (int)rtnl_len(tb[IFLA_IFNAME]),
 			 (const char *)rtnl_data(tb[IFLA_IFNAME]));
-	if (ifi->ifi_type != ARPHRD_ETHER || !tb[IFLA_ADDRESS] ||
-	    rtnl_len(tb[IFLA_ADDRESS]) != 6)
+	if (ifi->ifi_type != ARPHRD_ETHER || !tb[IFLA_ADDRESS] || rtnl_len(tb[IFLA_ADDRESS]) != 6)
 		return s->r = kv_err_set(s->err, EOPNOTSUPP,
 					 "interface %s cannot be mirrored into the VM: not an "
 					 "Ethernet device (link type %u); use --network none",
@@ -93,9 +92,8 @@ static int on_link(const struct nlmsghdr *h, void *ctx)
 	if (l->mac[0] & 1)
 		return s->r = kv_err_set(s->err, EINVAL, "interface %s has a multicast MAC", name);
 	if (l->mtu < NET_MTU_MIN || l->mtu > NET_MTU_MAX)
-		return s->r = kv_err_set(s->err, ERANGE,
-					 "interface %s: MTU %u outside %u..%u", name, l->mtu,
-					 NET_MTU_MIN, NET_MTU_MAX);
+		return s->r = kv_err_set(s->err, ERANGE, "interface %s: MTU %u outside %u..%u",
+					 name, l->mtu, NET_MTU_MIN, NET_MTU_MAX);
 	return 0;
 }
 
@@ -161,7 +159,8 @@ static int on_route(const struct nlmsghdr *h, void *ctx)
 					 l->name, AGENT_MAX_ADDRS);
 	unsigned i = l->nroutes++;
 	struct agent_route *r = &l->routes[i];
-	*r = (struct agent_route){.family = rt->rtm_family, .prefix = rt->rtm_dst_len,
+	*r = (struct agent_route){.family = rt->rtm_family,
+				  .prefix = rt->rtm_dst_len,
 				  .metric = rtnl_get_u32(tb[RTA_PRIORITY], 0)};
 	if (dst) {
 		memcpy(l->dst_buf[i], rtnl_data(dst), alen);
@@ -210,8 +209,10 @@ static int scan(struct rtnl *nl, struct oci_net *n, struct kv_err *err)
 
 static int qdisc(struct rtnl *nl, uint16_t cmd, int index)
 {
-	struct tcmsg tc = {.tcm_family = AF_UNSPEC, .tcm_ifindex = index,
-			   .tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0), .tcm_parent = TC_H_INGRESS};
+	struct tcmsg tc = {.tcm_family = AF_UNSPEC,
+			   .tcm_ifindex = index,
+			   .tcm_handle = TC_H_MAKE(TC_H_INGRESS, 0),
+			   .tcm_parent = TC_H_INGRESS};
 	struct rtnl_msg m;
 	rtnl_msg_init(&m, cmd, cmd == RTM_NEWQDISC ? NLM_F_CREATE | NLM_F_EXCL : 0, &tc,
 		      sizeof(tc));
@@ -221,7 +222,9 @@ static int qdisc(struct rtnl *nl, uint16_t cmd, int index)
 
 static int redirect(struct rtnl *nl, int from, int to)
 {
-	struct tcmsg tc = {.tcm_family = AF_UNSPEC, .tcm_ifindex = from, .tcm_handle = 1,
+	struct tcmsg tc = {.tcm_family = AF_UNSPEC,
+			   .tcm_ifindex = from,
+			   .tcm_handle = 1,
 			   .tcm_parent = TC_H_MAKE(TC_H_INGRESS, 0),
 			   .tcm_info = TC_H_MAKE(1u << 16, htons(ETH_P_ALL))};
 	struct rtnl_msg m;
@@ -232,8 +235,8 @@ static int redirect(struct rtnl *nl, int from, int to)
 	size_t act = rtnl_nest_start(&m, 1);
 	rtnl_attr_str(&m, TCA_ACT_KIND, "mirred");
 	size_t aopts = rtnl_nest_start(&m, TCA_ACT_OPTIONS);
-	struct tc_mirred p = {.action = TC_ACT_STOLEN, .eaction = TCA_EGRESS_REDIR,
-			      .ifindex = (uint32_t)to};
+	struct tc_mirred p = {
+	    .action = TC_ACT_STOLEN, .eaction = TCA_EGRESS_REDIR, .ifindex = (uint32_t)to};
 	rtnl_attr(&m, TCA_MIRRED_PARMS, &p, sizeof(p));
 	rtnl_nest_end(&m, aopts);
 	rtnl_nest_end(&m, act);
@@ -244,8 +247,8 @@ static int redirect(struct rtnl *nl, int from, int to)
 
 static int link_up(struct rtnl *nl, int index, uint32_t mtu)
 {
-	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = index,
-				.ifi_change = IFF_UP, .ifi_flags = IFF_UP};
+	struct ifinfomsg ifi = {
+	    .ifi_family = AF_UNSPEC, .ifi_index = index, .ifi_change = IFF_UP, .ifi_flags = IFF_UP};
 	struct rtnl_msg m;
 	rtnl_msg_init(&m, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 	if (mtu)
@@ -305,7 +308,8 @@ static void hex(const uint8_t *b, size_t n, char *out)
 
 static int state_write(const struct oci_net *n, int dirfd, struct kv_err *err)
 {
-	int fd = openat(dirfd, OCI_NET_STATE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd =
+	    openat(dirfd, OCI_NET_STATE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	cleanup_fclose FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
 	if (!f) {
 		if (fd >= 0)
@@ -396,7 +400,8 @@ static int state_read(struct oci_net *n, int dirfd, struct kv_err *err)
 			a->addr = l->addr_buf[i];
 			a->prefix = u2;
 			l->naddrs++;
-		} else if (l && sscanf(line, "route %u %39s %u %39s %u", &u1, w2, &u2, w3, &u3) == 5 &&
+		} else if (l &&
+			   sscanf(line, "route %u %39s %u %39s %u", &u1, w2, &u2, w3, &u3) == 5 &&
 			   l->nroutes < AGENT_MAX_ADDRS) {
 			unsigned i = l->nroutes;
 			struct agent_route *r = &l->routes[i];
@@ -432,8 +437,8 @@ static int enter_netns(struct oci_net *n, const struct oci_config *cfg, struct k
 	if (ns && ns->path) {
 		cleanup_close int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			return kv_err_sys(err, errno,
-					  "linux.namespaces: network namespace \"%s\"", ns->path);
+			return kv_err_sys(err, errno, "linux.namespaces: network namespace \"%s\"",
+					  ns->path);
 		if (setns(fd, CLONE_NEWNET) < 0)
 			return kv_err_sys(err, errno,
 					  "linux.namespaces: entering the network namespace \"%s\"",
@@ -445,7 +450,6 @@ static int enter_netns(struct oci_net *n, const struct oci_config *cfg, struct k
 		return kv_err_set(err, -r, "/proc/self/ns/net: %s", strerror(-r));
 	return 0;
 }
-
 
 int oci_net_setup(struct oci_net *n, enum oci_net_mode mode, const struct oci_config *cfg,
 		  int state_dirfd, struct kv_err *err)
@@ -475,17 +479,19 @@ int oci_net_setup(struct oci_net *n, enum oci_net_mode mode, const struct oci_co
 		l->flushed = true;
 		for (unsigned j = 0; j < l->naddrs && r >= 0; j++) {
 			const struct agent_ip_addr *a = &l->addrs[j];
-			r = rtnl_addr(&nl, RTM_DELADDR, l->index, (int)a->family, a->addr, a->prefix);
+			r = rtnl_addr(&nl, RTM_DELADDR, l->index, (int)a->family, a->addr,
+				      a->prefix);
 			if (r == -EADDRNOTAVAIL)
 				r = 0;
 			if (r < 0)
 				kv_err_set(err, -r, "interface %s: removing its addresses: %s",
 					   l->name, strerror(-r));
 		}
-		n->params[i] = (struct virtio_net_params){.tap_fd = l->tap_fd, .mtu = (uint16_t)l->mtu};
+		n->params[i] =
+		    (struct virtio_net_params){.tap_fd = l->tap_fd, .mtu = (uint16_t)l->mtu};
 		memcpy(n->params[i].mac, l->mac, 6);
-		n->ifs[i] = (struct agent_net_if){l->name, l->mac, 6, l->mtu, l->addrs, l->naddrs,
-						  l->routes, l->nroutes};
+		n->ifs[i] = (struct agent_net_if){l->name,  l->mac,    6,	  l->mtu,
+						  l->addrs, l->naddrs, l->routes, l->nroutes};
 	}
 	rtnl_close(&nl);
 	if (r < 0) {

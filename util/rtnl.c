@@ -34,8 +34,7 @@ void rtnl_close(struct rtnl *nl)
 	nl->fd = -1;
 }
 
-void rtnl_msg_init(struct rtnl_msg *m, uint16_t type, uint16_t flags, const void *body,
-		   size_t len)
+void rtnl_msg_init(struct rtnl_msg *m, uint16_t type, uint16_t flags, const void *body, size_t len)
 {
 	memset(m, 0, sizeof(*m));
 	m->h.nlmsg_type = type;
@@ -110,8 +109,8 @@ static int recv_answers(struct rtnl *nl, uint32_t seq, rtnl_cb cb, void *ctx)
 	for (;;) {
 		struct sockaddr_nl sa;
 		struct iovec iov = {buf, sizeof(buf)};
-		struct msghdr mh = {.msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
-				    .msg_iovlen = 1};
+		struct msghdr mh = {
+		    .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1};
 		ssize_t n = recvmsg(nl->fd, &mh, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -211,8 +210,7 @@ void rtnl_parse(const struct rtattr *rta, size_t len, const struct rtattr **tb, 
 	}
 }
 
-void rtnl_parse_msg(const struct nlmsghdr *h, size_t blen, const struct rtattr **tb,
-		    unsigned max)
+void rtnl_parse_msg(const struct nlmsghdr *h, size_t blen, const struct rtattr **tb, unsigned max)
 {
 	size_t hl = NLMSG_LENGTH(blen);
 	if (h->nlmsg_len < NLMSG_ALIGN(hl)) {

@@ -44,8 +44,7 @@ void rtnl_close(struct rtnl *nl);
 
 /* Starts a message: header type/flags (NLM_F_REQUEST is added) and the
  * fixed body (ifinfomsg, ifaddrmsg, rtmsg, tcmsg...). */
-void rtnl_msg_init(struct rtnl_msg *m, uint16_t type, uint16_t flags, const void *body,
-		   size_t len);
+void rtnl_msg_init(struct rtnl_msg *m, uint16_t type, uint16_t flags, const void *body, size_t len);
 /* The body as placed in the message, to fill after init. */
 void *rtnl_msg_body(struct rtnl_msg *m);
 void rtnl_attr(struct rtnl_msg *m, uint16_t type, const void *data, size_t len);
@@ -77,8 +76,7 @@ int rtnl_route(struct rtnl *nl, uint16_t cmd, int index, int family, const void 
  * (later ones win; unknown types above max are skipped). */
 void rtnl_parse(const struct rtattr *rta, size_t len, const struct rtattr **tb, unsigned max);
 /* The attributes following a fixed body of blen bytes in h. */
-void rtnl_parse_msg(const struct nlmsghdr *h, size_t blen, const struct rtattr **tb,
-		    unsigned max);
+void rtnl_parse_msg(const struct nlmsghdr *h, size_t blen, const struct rtattr **tb, unsigned max);
 static inline const void *rtnl_data(const struct rtattr *a)
 {
 	return RTA_DATA(a);

@@ -50,8 +50,7 @@ int ctl_send(int sock, const json_t *obj, const int *fds, unsigned nfds, struct 
 	return 0;
 }
 
-int ctl_recv(int sock, int timeout_ms, json_t **obj, int *fds, unsigned *nfds,
-	     struct kv_err *err)
+int ctl_recv(int sock, int timeout_ms, json_t **obj, int *fds, unsigned *nfds, struct kv_err *err)
 {
 	*obj = NULL;
 	if (nfds)
@@ -65,8 +64,8 @@ int ctl_recv(int sock, int timeout_ms, json_t **obj, int *fds, unsigned *nfds,
 		if (r < 0)
 			return kv_err_sys(err, errno, "control socket: poll");
 		if (r == 0)
-			return kv_err_set(err, ETIMEDOUT,
-					  "the sandbox did not answer within %d ms", timeout_ms);
+			return kv_err_set(err, ETIMEDOUT, "the sandbox did not answer within %d ms",
+					  timeout_ms);
 	}
 	cleanup_free char *buf = malloc(CTL_MSG_MAX + 1);
 	if (!buf)
@@ -120,8 +119,7 @@ int ctl_recv(int sock, int timeout_ms, json_t **obj, int *fds, unsigned *nfds,
 int ctl_connect(int dir_fd, struct kv_err *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir_fd,
-		 CTL_SOCKET_NAME);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir_fd, CTL_SOCKET_NAME);
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return kv_err_sys(err, errno, "control socket");

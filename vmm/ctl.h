@@ -44,8 +44,7 @@ int ctl_send(int sock, const json_t *obj, const int *fds, unsigned nfds, struct 
 /* Receives one packet: *obj (new reference) and up to CTL_MAX_FDS fds
  * (close-on-exec; *nfds says how many).  timeout_ms < 0 waits for ever.
  * -ECONNRESET with a message when the peer closed, -ETIMEDOUT. */
-int ctl_recv(int sock, int timeout_ms, json_t **obj, int *fds, unsigned *nfds,
-	     struct kv_err *err);
+int ctl_recv(int sock, int timeout_ms, json_t **obj, int *fds, unsigned *nfds, struct kv_err *err);
 
 /* Client: connects to dir_fd/CTL_SOCKET_NAME. */
 int ctl_connect(int dir_fd, struct kv_err *err);

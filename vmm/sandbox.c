@@ -174,8 +174,8 @@ void sb_on_exit_event(struct sandbox *sb, const struct agent_exit *e)
 			sb->phase = SB_EXITING;
 		}
 		if (sb->debug)
-			sb_log(sb, "debug", "guest pid %" PRIu32 " exited: code %" PRIu32
-					    " signal %" PRIu32,
+			sb_log(sb, "debug",
+			       "guest pid %" PRIu32 " exited: code %" PRIu32 " signal %" PRIu32,
 			       e->pid, e->code, e->signal);
 		break;
 	}

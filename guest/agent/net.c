@@ -69,8 +69,10 @@ static int link_by_mac(const struct nlmsghdr *h, void *ctx)
 
 static int link_set(struct rtnl *nl, int index, const char *name, uint32_t mtu, bool up)
 {
-	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = index,
-				.ifi_change = IFF_UP, .ifi_flags = up ? IFF_UP : 0};
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC,
+				.ifi_index = index,
+				.ifi_change = IFF_UP,
+				.ifi_flags = up ? IFF_UP : 0};
 	struct rtnl_msg m;
 	rtnl_msg_init(&m, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 	if (name)
@@ -111,8 +113,8 @@ static int nic_fill(struct rtnl *nl, const struct agent_net_if *n, int index, st
 					inet_ntop((int)rt->family, rt->dst, ip, sizeof(ip));
 				else
 					strcpy(ip, "default");
-				return kv_err_set(err, -r, "network: %s: route %s/%u: %s",
-						  n->name, ip, rt->prefix, strerror(-r));
+				return kv_err_set(err, -r, "network: %s: route %s/%u: %s", n->name,
+						  ip, rt->prefix, strerror(-r));
 			}
 		}
 	}

@@ -261,7 +261,8 @@ static void assert_create(const struct agent_create *a, const struct agent_creat
 		for (uint32_t j = 0; j < x->naddrs; j++) {
 			assert_int_equal(x->addrs[j].family, y->addrs[j].family);
 			assert_int_equal(x->addrs[j].addr_len, y->addrs[j].addr_len);
-			assert_memory_equal(x->addrs[j].addr, y->addrs[j].addr, x->addrs[j].addr_len);
+			assert_memory_equal(x->addrs[j].addr, y->addrs[j].addr,
+					    x->addrs[j].addr_len);
 			assert_int_equal(x->addrs[j].prefix, y->addrs[j].prefix);
 		}
 		assert_int_equal(x->nroutes, y->nroutes);

@@ -39,8 +39,10 @@ int main(int argc, char **argv)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
 	if (s < 0 || recvmsg(s, &mh, 0) < 0 || !CMSG_FIRSTHDR(&mh)) {
 		perror("recvtty: recvmsg");
 		return 1;
