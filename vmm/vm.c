@@ -22,6 +22,8 @@
 #include "vmm/x86_cpu.h"
 
 #define SIG_KICK SIGUSR2
+/* vm_stop_vcpus: kicks, 100 ms apart, before a stuck vCPU ends the process. */
+#define VM_STOP_TRIES 100
 
 const char *vm_exit_kind_name(enum vm_exit_kind k)
 {
@@ -356,14 +358,30 @@ void vm_stop_vcpus(struct vm *vm)
 		if (!v->started)
 			continue;
 		/* immediate_exit covers the window before the thread enters
-		 * KVM_RUN; the signal covers a thread already inside it. */
+		 * KVM_RUN; the signal covers a thread already inside it.  The
+		 * kick is repeated every 100 ms: one signal can in principle be
+		 * consumed by an exit that was already on its way out. */
 		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(v->thread, SIG_KICK);
-	}
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		if (v->started)
-			pthread_join(v->thread, NULL);
+		for (unsigned tries = 0;; tries++) {
+			pthread_kill(v->thread, SIG_KICK);
+			struct timespec t;
+			clock_gettime(CLOCK_REALTIME, &t); /* pthread_timedjoin_np's clock */
+			t.tv_nsec += 100 * 1000000L;
+			if (t.tv_nsec >= 1000000000L) {
+				t.tv_sec++;
+				t.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(v->thread, NULL, &t) == 0)
+				break;
+			if (tries == VM_STOP_TRIES) {
+				/* A thread that ignores kicks for 10 s is stuck in
+				 * the kernel; guest memory cannot be unmapped under
+				 * it, so the process ends here rather than hang. */
+				fprintf(stderr, "kvbox: vCPU %u did not stop within %u ms; exiting\n",
+					i, VM_STOP_TRIES * 100);
+				_exit(EXIT_FAILURE);
+			}
+		}
 		v->started = false;
 	}
 }

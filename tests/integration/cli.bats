@@ -59,7 +59,7 @@ one_line_error() {
 	[ -e /sys/module/kvm_pvm ] || skip "this host's KVM is not PVM"
 	kernel=$top/build/kernel/bzImage
 	[ -e "$kernel" ] || skip "guest kernel not built"
-	run --separate-stderr timeout 20 "$kvbox" boot --kernel "$kernel"
+	run --separate-stderr timeout -k 5 20 "$kvbox" boot --kernel "$kernel"
 	[ "$status" -eq 1 ]
 	one_line_error
 	[[ "$stderr" == *"runs only PVM guest kernels"* ]]
@@ -70,7 +70,7 @@ one_line_error() {
 	[ -e /sys/module/kvm_pvm ] || skip "this host's KVM is not PVM"
 	kernel=$top/build/kernel/vmlinux
 	[ -e "$kernel" ] || skip "guest kernel not built"
-	run --separate-stderr timeout 20 "$kvbox" boot --kernel "$kernel"
+	run --separate-stderr timeout -k 5 20 "$kvbox" boot --kernel "$kernel"
 	[ "$status" -eq 1 ]
 	one_line_error
 	[[ "$stderr" == *"not a PVM guest kernel"* ]]

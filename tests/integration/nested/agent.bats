@@ -43,7 +43,7 @@ boot_agent() {
 	shift 2
 	local t=$BATS_FILE_TMPDIR
 	set +e
-	timeout 1200 "$kvbox" boot --kernel "$kernel" --initrd "$t/initramfs.cpio" --memory 256M \
+	timeout -k 10 900 "$kvbox" boot --kernel "$kernel" --initrd "$t/initramfs.cpio" --memory 256M \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet 8250.nr_uarts=1 kvbox.agent_test=1 $cmdline" \
 		"$@" </dev/null >"$t/$name.raw" 2>"$t/$name.stderr"
 	echo $? >"$t/$name.status"

@@ -79,12 +79,12 @@ teardown_file() {
 
 # podman with the storage and settings of setup_file, kvbox as the runtime
 p() {
-	timeout 300 podman --root "$pd/root" --runroot "$pd/runroot" --tmpdir "$pd/tmp" \
+	timeout -k 10 300 podman --root "$pd/root" --runroot "$pd/runroot" --tmpdir "$pd/tmp" \
 		--storage-driver vfs --cgroup-manager cgroupfs --events-backend file \
 		--runtime "$kvbox" "$@"
 }
 
-c() { timeout 300 ctr -a "$sock" "$@"; }
+c() { timeout -k 10 300 ctr -a "$sock" "$@"; }
 
 # eventually SECONDS CMD...: CMD succeeds within SECONDS
 eventually() {

@@ -322,7 +322,7 @@ echo from-the-guest >/written-by-guest
 /bin/busybox poweroff -f
 EOF
 	chmod 755 "$r/init"
-	run --separate-stderr timeout 600 "$kvbox" boot --kernel "$kernel" --memory 256M \
+	run --separate-stderr timeout -k 10 600 "$kvbox" boot --kernel "$kernel" --memory 256M \
 		--cmdline "console=ttyS0 reboot=k panic=-1 quiet 8250.nr_uarts=1 init=/init" \
 		--rootfs "$r" </dev/null
 	echo "$output"
