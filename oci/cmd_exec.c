@@ -158,6 +158,14 @@ static int parse(struct oci_cli *cli, int argc, char **argv, struct exec_args *a
 	return 0;
 }
 
+static void exec_args_fini(struct exec_args *a)
+{
+	json_decref(a->env);
+	json_decref(a->gids);
+	json_decref(a->caps);
+	a->env = a->gids = a->caps = NULL;
+}
+
 /* Replaces or appends NAME=... in env. */
 static void env_set(json_t *env, const char *kv)
 {
@@ -452,8 +460,10 @@ int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv)
 {
 	struct exec_args a;
 	int r = parse(cli, argc, argv, &a);
-	if (r)
+	if (r) {
+		exec_args_fini(&a);
 		return r;
+	}
 	struct oci_statedir root = {.fd = -1};
 	struct oci_container *c = NULL;
 	struct kv_err err = {0};
@@ -492,6 +502,7 @@ int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv)
 	json_decref(req);
 	json_decref(reply);
 	json_decref(proc);
+	exec_args_fini(&a);
 	oci_container_free(c);
 	oci_statedir_close(&root);
 	if (r < 0) {
