@@ -154,7 +154,7 @@ static int parse(struct oci_cli *cli, int argc, char **argv, struct exec_args *a
 	a->args = argv + optind + 1;
 	a->nargs = argc - optind - 1;
 	if (!a->process_file && a->nargs == 0)
-		return oci_cli_fail(cli, 1, "exec: a command to run is required (or --process)");
+		return oci_cli_fail(cli, 1, "a command to run is required (or --process)");
 	return 0;
 }
 
