@@ -13,12 +13,13 @@
 	.code64
 	.text
 
-/* vio_read: 32-bit register %edi -> %eax.  The base is loaded into a
- * register: a 0xd0000000 displacement would be sign-extended. */
+/* vio_read: 32-bit register %edi -> %eax of the window at vio_base (slot
+ * 0 unless a guest changes it).  The base is loaded into a register: a
+ * 0xd0000000 displacement would be sign-extended. */
 	.globl vio_read
 vio_read:
 	push %rdx
-	mov $VIO_BASE, %edx
+	mov vio_base(%rip), %rdx
 	mov %edi, %eax
 	mov (%rdx,%rax), %eax
 	pop %rdx
@@ -29,7 +30,7 @@ vio_read:
 vio_write:
 	push %rdx
 	push %rax
-	mov $VIO_BASE, %edx
+	mov vio_base(%rip), %rdx
 	mov %edi, %eax
 	mov %esi, (%rdx,%rax)
 	pop %rax
@@ -325,6 +326,11 @@ vio_nonzero:
 3:	pop %rsi
 	pop %rcx
 	ret
+
+	.data
+	.balign 8
+	.globl vio_base
+vio_base:	.quad VIO_BASE
 
 	.bss
 	.balign 4096

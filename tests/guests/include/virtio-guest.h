@@ -9,7 +9,9 @@
  * virtio 1.x spec's (Linux: include/uapi/linux/virtio_mmio.h,
  * virtio_config.h, virtio_ring.h); an assembler cannot include those.
  *
- * Driver helpers (all preserve every register except %rax and the flags):
+ * Driver helpers (all preserve every register except %rax and the flags),
+ * on the window at the quad vio_base (VIO_BASE unless the guest stores
+ * another slot's address there):
  *   vio_read   %edi: offset -> %eax          vio_write  %edi: offset, %esi: value
  *   vio_probe  checks magic/version/device id 4 and prints them; %eax 0 = ok
  *   vio_reset  Status := 0, %eax = Status read back
