@@ -115,6 +115,7 @@ bounded() {
 finish() {
 	local rc=0
 	wait "$VM_WAITER" || rc=$?
+	BG_PIDS= # all reaped: nothing for teardown to kill (pids get reused)
 	if [ "$rc" -ne 0 ] || ! grep -qxF "kvbox-guest: $2" "$BATS_TEST_TMPDIR/$1.out" ||
 		grep -q '^kvbox-guest: FAIL' "$BATS_TEST_TMPDIR/$1.out"; then
 		cat "$BATS_TEST_TMPDIR/$1.out" "$BATS_TEST_TMPDIR/$1.err" >&2
