@@ -21,8 +21,9 @@
  *   3. the other share (slot 1) serves batch A; then slot 0 again, after a
  *      device reset.
  * "9p-flood: start" and "9p-flood: done" bracket 1 and 2 (tests/
- * integration/hostile.bats samples the VMM's and the gofer's RSS and CPU
- * there); after "done" the guest waits ~1 s, then reboots.  A command
+ * integration/hostile.bats samples the VMM's and the gofer's RSS, CPU and
+ * fds there); at both the gofer holds the same fids and queues, and the
+ * guest holds still for ~2 s of TSC after each line.  A command
  * line starting with "q" (`--cmdline quick`) makes it a short run (25
  * cycles, 64 fids, no wait): the well-behaved neighbour the test runs
  * alongside a flood.  Any failed check ends in pvpanic.
@@ -41,8 +42,8 @@
 #define SLOT1		(VIO_BASE + 0x1000)
 #define RLERROR		7
 #define ANY		0	/* expect: Rlerror or any R-message */
-#define SETTLE_TSC	3000000000
-#define SETTLE_SPINS	1000000
+#define SETTLE_TSC	6000000000	/* ~2 s at 3 GHz */
+#define SETTLE_SPINS	2000000
 #define W		VRING_DESC_F_WRITE
 #define N		VRING_DESC_F_NEXT
 
@@ -138,6 +139,10 @@ guest_main:
 	call submit
 	jnz 9f
 	LINE("9p-flood: start")
+	cmpl $0, settle_on(%rip)		/* held while the host samples */
+	je 1f
+	call settle
+1:
 	/* 1. the mixed flood */
 	xor %r12d, %r12d			/* cycle */
 	xor %r13d, %r13d			/* malformed index */
@@ -185,7 +190,12 @@ guest_main:
 	cmp $ROUNDS, %r12d
 	jb 3b
 	LINE("9p-flood: done")
-	/* 3. the other share, then this one again after a reset */
+	/* the state at "start" again (fids 1 and 2, share 0 live): hold it
+	 * while the host samples the gofer */
+	cmpl $0, settle_on(%rip)
+	je 1f
+	call settle
+1:	/* 3. the other share, then this one again after a reset */
 	call vio_reset
 	mov $SLOT1, %eax
 	mov %rax, vio_base(%rip)
@@ -210,10 +220,6 @@ guest_main:
 	call submit
 	jnz 9f
 	LINE("9p-flood: the flooded share serves after a reset")
-	cmpl $0, settle_on(%rip)
-	je 1f
-	call settle
-1:
 	cmpl $0, fail_count(%rip)
 	jne 9f
 	LINE("virtio-9p-flood ok")

@@ -13,7 +13,9 @@
  * Then recovery: reset (Status 0), full init, one valid request whose
  * bytes must arrive.  Each case prints a line, so a VMM that died or hung
  * shows as missing output.  Summary line, then reboot; any failed check
- * ends in pvpanic.  The notification storm is also what tests/integration/
+ * ends in pvpanic.  With a command line starting with "h" (`--cmdline
+ * hold`) the guest holds still for ~2 s of TSC after "virtio-hostile ok",
+ * so tests/integration/hostile.bats can look at the VMM after the abuse.  The notification storm is also what tests/integration/
  * virtio.bats times for kvbox's CPU use.
  */
 #include "guest.h"
@@ -98,9 +100,44 @@ guest_main:
 	cmpl $0, fail_count(%rip)
 	jne 9f
 	LINE("virtio-hostile ok")
+	call hold
 9:	pop %r13
 	pop %r12
 	pop %rbx
+	ret
+
+/* hold: ~2 s of TSC (bounded by a spin count) when the command line
+ * starts with 'h'. */
+#define HOLD_TSC	6000000000
+#define HOLD_SPINS	2000000
+hold:
+	push %rcx
+	push %rdx
+	push %r8
+	mov boot_params(%rip), %rax
+	mov BP_CMD_LINE_PTR(%rax), %eax
+	test %eax, %eax
+	jz 2f
+	cmpb $'h', (%rax)
+	jne 2f
+	rdtsc
+	shl $32, %rdx
+	or %rdx, %rax
+	mov %rax, %r8
+	mov $HOLD_SPINS, %ecx
+1:	pause
+	rdtsc
+	shl $32, %rdx
+	or %rax, %rdx
+	sub %r8, %rdx
+	movabs $HOLD_TSC, %rax
+	cmp %rax, %rdx
+	ja 2f
+	dec %ecx
+	jnz 1b
+2:	pop %r8
+	pop %rdx
+	pop %rcx
 	ret
 
 /* run_case: the entry at %rbx.  Counts NEEDS_RESET in %r13d.  %eax 0, or

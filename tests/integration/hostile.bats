@@ -138,39 +138,47 @@ neighbour() {
 	fi
 }
 
+# neighbours_until NAME LINE WANT ARGS...: neighbour VMs, one after
+# another, until the VM NAME printed LINE (or ended).  Sets NB_N and
+# NB_WORST (ms).
+neighbours_until() {
+	local name=$1 line=$2 want=$3
+	shift 3
+	NB_N=0
+	NB_WORST=0
+	while ! grep -qxF "kvbox-guest: $line" "$BATS_TEST_TMPDIR/$name.out"; do
+		kill -0 "$VM_PID" 2>/dev/null || break
+		neighbour alongside "$want" "$@"
+		NB_N=$((NB_N + 1))
+		[ "$NB_MS" -gt "$NB_WORST" ] && NB_WORST=$NB_MS
+	done
+	return 0
+}
+
 @test "virtio-hostile (loops, out-of-range addresses, notification storm): VMM bounded, a VM alongside unaffected" {
 	local solo
 	neighbour solo "virtio-rng ok 128 bytes" --kernel "$GUESTS/virtio-rng.bzimage"
 	solo=$NB_MS
-	start_vm hostile --kernel "$GUESTS/virtio-hostile.bzimage"
+	start_vm hostile --kernel "$GUESTS/virtio-hostile.bzimage" --cmdline hold
 	wait_line hostile "virtio: magic virt, version 2, device id 4, vendor 0x5842564b, irq 5" 30
-	local s0 t0 s1= t1 s n=0 worst=0
+	local s0 t0 s1 t1
 	s0=$(sample "$VM_PID")
 	t0=$(now_ms)
-	# neighbours, one after another, until the storm is over; the last
-	# sample taken while the VM still ran is the "after"
-	while ! grep -q 'hostile: notification storm: ignored' "$BATS_TEST_TMPDIR/hostile.out"; do
-		kill -0 "$VM_PID" 2>/dev/null || break
-		neighbour alongside "virtio-rng ok 128 bytes" --kernel "$GUESTS/virtio-rng.bzimage"
-		n=$((n + 1))
-		[ "$NB_MS" -gt "$worst" ] && worst=$NB_MS
-		# an exiting process has closed its fds: not a sample
-		if s=$(sample "$VM_PID" 2>/dev/null) && [ "$(wc -w <<<"$s")" -eq 4 ] &&
-			[ "$(cut -d' ' -f3 <<<"$s")" -gt 0 ]; then
-			s1=$s
-			t1=$(now_ms)
-		fi
-	done
-	wait_line hostile "hostile: notification storm: ignored, device live, recovered" 120
+	neighbours_until hostile "virtio-hostile ok" "virtio-rng ok 128 bytes" \
+		--kernel "$GUESTS/virtio-rng.bzimage"
+	wait_line hostile "virtio-hostile ok" 120
+	s1=$(sample "$VM_PID") # the guest holds still ~2 s after that line
+	t1=$(now_ms)
 	finish hostile "virtio-hostile ok"
-	[ -n "$s1" ] || fail "the VM ended before it could be sampled after a neighbour"
 	grep -qxF "kvbox-guest: virtio-hostile: 20 cases, 15 NEEDS_RESET, device recovered after every one" \
 		"$BATS_TEST_TMPDIR/hostile.out" || fail "not every case ran"
-	echo "# 20 cases tried, 20 survived; $n neighbour VMs booted alongside:" \
-		"worst $worst ms (alone $solo ms)" >&3
+	grep -qxF "kvbox-guest: hostile: notification storm: ignored, device live, recovered" \
+		"$BATS_TEST_TMPDIR/hostile.out" || fail "the storm was not survived"
+	echo "# 20 cases tried, 20 survived; $NB_N neighbour VMs booted alongside:" \
+		"worst $NB_WORST ms (alone $solo ms)" >&3
 	bounded "kvbox (virtio-hostile)" "$s0" "$s1" $((t1 - t0))
-	[ "$n" -ge 1 ] || fail "no neighbour ran during the storm"
-	[ "$worst" -le 60000 ] || fail "a neighbour took $worst ms"
+	[ "$NB_N" -ge 1 ] || fail "no neighbour ran during the abuse"
+	[ "$NB_WORST" -le 60000 ] || fail "a neighbour took $NB_WORST ms"
 }
 
 @test "hostile-io (unclaimed ports and MMIO): VMM bounded, devices work after, a VM alongside unaffected" {
@@ -182,7 +190,7 @@ neighbour() {
 	local s0 t0 s1 t1
 	s0=$(sample "$VM_PID")
 	t0=$(now_ms)
-	neighbour alongside "ports ok" --kernel "$GUESTS/ports.bzimage"
+	neighbours_until io "hostile-io: done" "ports ok" --kernel "$GUESTS/ports.bzimage"
 	wait_line io "hostile-io: done" 200
 	s1=$(sample "$VM_PID")
 	t1=$(now_ms)
@@ -190,11 +198,12 @@ neighbour() {
 	local counts
 	counts=$(grep -m1 -E '^kvbox-guest: hostile-io: [0-9]+ port writes' "$BATS_TEST_TMPDIR/io.out")
 	echo "# ${counts#kvbox-guest: }" >&3
-	echo "# neighbour (ports.bzimage) alongside: $NB_MS ms (alone $solo ms)" >&3
+	echo "# $NB_N neighbour VMs (ports.bzimage) during the storm: worst $NB_WORST ms (alone $solo ms)" >&3
 	bounded "kvbox (hostile-io)" "$s0" "$s1" $((t1 - t0))
 	grep -qxF "kvbox-guest: hostile-io: rng serves after the storm" "$BATS_TEST_TMPDIR/io.out"
 	grep -qxF "kvbox-guest: hostile-io: RTC answers after the storm" "$BATS_TEST_TMPDIR/io.out"
-	[ "$NB_MS" -le 60000 ] || fail "the neighbour took $NB_MS ms"
+	[ "$NB_N" -ge 1 ] || fail "no neighbour ran during the storm"
+	[ "$NB_WORST" -le 60000 ] || fail "a neighbour took $NB_WORST ms"
 	# nothing the guest did is worth a line on the VMM's stderr
 	[ ! -s "$BATS_TEST_TMPDIR/io.err" ] || { cat "$BATS_TEST_TMPDIR/io.err" >&2; fail "kvbox wrote to stderr"; }
 }
@@ -220,8 +229,8 @@ neighbour() {
 	v0=$(sample "$VM_PID")
 	g0=$(sample "$gofer")
 	t0=$(now_ms)
-	neighbour alongside "virtio-9p-flood ok" --no-rng --share "$c:n0" --share "$d:n1" \
-		--kernel "$GUESTS/virtio-9p-flood.bzimage" --cmdline quick
+	neighbours_until flood "9p-flood: done" "virtio-9p-flood ok" --no-rng \
+		--share "$c:n0" --share "$d:n1" --kernel "$GUESTS/virtio-9p-flood.bzimage" --cmdline quick
 	wait_line flood "9p-flood: done" 200
 	v1=$(sample "$VM_PID")
 	g1=$(sample "$gofer")
@@ -230,15 +239,18 @@ neighbour() {
 	local counts
 	counts=$(grep -m1 -E '^kvbox-guest: 9p-flood: [0-9]+ requests' "$BATS_TEST_TMPDIR/flood.out")
 	echo "# ${counts#kvbox-guest: }; 2 x 2048 fids held and dropped" >&3
-	echo "# neighbour (its own gofer, quick flood) alongside: $NB_MS ms (alone $solo ms)" >&3
+	echo "# $NB_N neighbour VMs (their own gofer, quick flood) during the flood: worst $NB_WORST ms (alone $solo ms)" >&3
 	bounded "kvbox (9p flood)" "$v0" "$v1" $((t1 - t0))
 	bounded "gofer (9p flood)" "$g0" "$g1" $((t1 - t0))
 	local req
 	req=$(echo "$counts" | grep -oE '[0-9]+ requests' | grep -oE '[0-9]+')
 	[ "$req" -ge 8000 ] || fail "only $req requests"
 	grep -qxF "kvbox-guest: 9p-flood: the other share serves" "$BATS_TEST_TMPDIR/flood.out"
-	[ "$NB_MS" -le 60000 ] || fail "the neighbour took $NB_MS ms"
+	[ "$NB_N" -ge 1 ] || fail "no neighbour ran during the flood"
+	[ "$NB_WORST" -le 60000 ] || fail "a neighbour took $NB_WORST ms"
 	# the shares are as they were: nothing created, the file intact
 	[ "$(cat "$a/file")" = data ] || fail "the share's file changed"
 	[ "$(find "$a" "$b" -mindepth 1 | wc -l)" -eq 1 ] || { find "$a" "$b" >&2; fail "the flood left files in the shares"; }
+	# malformed 9P is the guest's problem: answered, never logged
+	[ ! -s "$BATS_TEST_TMPDIR/flood.err" ] || { cat "$BATS_TEST_TMPDIR/flood.err" >&2; fail "kvbox or the gofer wrote to stderr"; }
 }
