@@ -37,6 +37,7 @@
 
 #include "gofer/gofer.h"
 #include "util/cleanup.h"
+#include "util/sanitizer.h"
 
 static int write_file(const char *path, const char *s)
 {
@@ -186,6 +187,7 @@ int gofer_jail(struct gofer_opts *o, pid_t parent, struct kv_err *err)
 		return kv_err_wrap(err, r, "jail");
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return kv_err_sys(err, errno, "jail: make / rslave");
+	kv_sanitizer_jailed(); /* sanitizer builds: no /proc, no log file from here on */
 	if ((r = enter_root(o, err)))
 		return r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
