@@ -35,7 +35,7 @@
 #define STRING_PORT	0x1234
 #define PAST_RAM_SPAN	0x1000000	/* 16 MiB */
 #define SETTLE_TSC	3000000000	/* ~1 s at 3 GHz */
-#define SETTLE_SPINS	1000000
+#define SETTLE_SPINS	100000000	/* only if the TSC were stuck */
 
 	.code64
 	.text

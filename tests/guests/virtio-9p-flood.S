@@ -43,7 +43,7 @@
 #define RLERROR		7
 #define ANY		0	/* expect: Rlerror or any R-message */
 #define SETTLE_TSC	6000000000	/* ~2 s at 3 GHz */
-#define SETTLE_SPINS	2000000
+#define SETTLE_SPINS	100000000	/* only if the TSC were stuck */
 #define W		VRING_DESC_F_WRITE
 #define N		VRING_DESC_F_NEXT
 

@@ -109,7 +109,7 @@ guest_main:
 /* hold: ~2 s of TSC (bounded by a spin count) when the command line
  * starts with 'h'. */
 #define HOLD_TSC	6000000000
-#define HOLD_SPINS	2000000
+#define HOLD_SPINS	100000000	/* only if the TSC were stuck */
 hold:
 	push %rcx
 	push %rdx

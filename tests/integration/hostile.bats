@@ -80,11 +80,15 @@ wait_line() {
 # sample PID: "RSS_KB CPU_TICKS FDS THREADS" of a live process.
 sample() {
 	local rss ticks fds threads
+	[ -r "/proc/$1/status" ] || fail "process $1 ended before it was sampled"
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status")
 	threads=$(awk '/^Threads:/ { print $2 }' "/proc/$1/status")
 	# utime + stime: fields 14 and 15, counted after the ")" of comm
 	ticks=$(sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }')
 	fds=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l)
+	# an exiting process has closed its fds: no sample
+	[ -n "$rss" ] && [ -n "$ticks" ] && [ "$fds" -gt 0 ] ||
+		fail "process $1 was ending when sampled"
 	echo "$rss $ticks $fds $threads"
 }
 
@@ -138,21 +142,47 @@ neighbour() {
 	fi
 }
 
-# neighbours_until NAME LINE WANT ARGS...: neighbour VMs, one after
-# another, until the VM NAME printed LINE (or ended).  Sets NB_N and
-# NB_WORST (ms).
-neighbours_until() {
-	local name=$1 line=$2 want=$3
-	shift 3
-	NB_N=0
-	NB_WORST=0
-	while ! grep -qxF "kvbox-guest: $line" "$BATS_TEST_TMPDIR/$name.out"; do
-		kill -0 "$VM_PID" 2>/dev/null || break
-		neighbour alongside "$want" "$@"
-		NB_N=$((NB_N + 1))
-		[ "$NB_MS" -gt "$NB_WORST" ] && NB_WORST=$NB_MS
-	done
-	return 0
+# start_neighbours NAME WANT ARGS...: well-behaved VMs (`kvbox boot ARGS`,
+# which must print WANT and exit 0), one after another in the background
+# until stop_neighbours NAME, so the test can sample the hostile VM at
+# once.  One line per VM in NAME.nb: "ok MS" or "fail MS STATUS".
+start_neighbours() {
+	local name=$1 want=$2
+	shift 2
+	local nb="$BATS_TEST_TMPDIR/$name.nb" stop="$BATS_TEST_TMPDIR/$name.stop"
+	: >"$nb"
+	rm -f "$stop"
+	(
+		while [ ! -e "$stop" ]; do
+			t0=$(now_ms)
+			rc=0
+			out=$(timeout -k 5 120 "$KVBOX" boot "$@" </dev/null 2>&1) || rc=$?
+			ms=$(($(now_ms) - t0))
+			if [ "$rc" -eq 0 ] && [[ "$out" == *"kvbox-guest: $want"* ]] &&
+				[[ "$out" != *"kvbox-guest: FAIL"* ]]; then
+				echo "ok $ms" >>"$nb"
+			else
+				echo "fail $ms $rc" >>"$nb"
+				printf '%s\n' "$out" >>"$nb.log"
+			fi
+		done
+	) &
+	NB_LOOP=$!
+	BG_PIDS="${BG_PIDS:-} $NB_LOOP"
+}
+
+# stop_neighbours NAME: waits for the one running to end; sets NB_N (VMs
+# run), NB_WORST (ms); fails if any failed.
+stop_neighbours() {
+	local nb="$BATS_TEST_TMPDIR/$1.nb"
+	touch "$BATS_TEST_TMPDIR/$1.stop"
+	wait "$NB_LOOP" || true
+	NB_N=$(wc -l <"$nb")
+	NB_WORST=$(awk '$2 > w { w = $2 } END { print w + 0 }' "$nb")
+	if grep -q '^fail' "$nb"; then
+		cat "$nb" "$nb.log" >&2
+		fail "a neighbour VM failed"
+	fi
 }
 
 @test "virtio-hostile (loops, out-of-range addresses, notification storm): VMM bounded, a VM alongside unaffected" {
@@ -164,11 +194,11 @@ neighbours_until() {
 	local s0 t0 s1 t1
 	s0=$(sample "$VM_PID")
 	t0=$(now_ms)
-	neighbours_until hostile "virtio-hostile ok" "virtio-rng ok 128 bytes" \
-		--kernel "$GUESTS/virtio-rng.bzimage"
+	start_neighbours hostile "virtio-rng ok 128 bytes" --kernel "$GUESTS/virtio-rng.bzimage"
 	wait_line hostile "virtio-hostile ok" 120
 	s1=$(sample "$VM_PID") # the guest holds still ~2 s after that line
 	t1=$(now_ms)
+	stop_neighbours hostile
 	finish hostile "virtio-hostile ok"
 	grep -qxF "kvbox-guest: virtio-hostile: 20 cases, 15 NEEDS_RESET, device recovered after every one" \
 		"$BATS_TEST_TMPDIR/hostile.out" || fail "not every case ran"
@@ -190,10 +220,11 @@ neighbours_until() {
 	local s0 t0 s1 t1
 	s0=$(sample "$VM_PID")
 	t0=$(now_ms)
-	neighbours_until io "hostile-io: done" "ports ok" --kernel "$GUESTS/ports.bzimage"
+	start_neighbours io "ports ok" --kernel "$GUESTS/ports.bzimage"
 	wait_line io "hostile-io: done" 200
-	s1=$(sample "$VM_PID")
+	s1=$(sample "$VM_PID") # the guest checks its devices, then waits ~1 s
 	t1=$(now_ms)
+	stop_neighbours io
 	finish io "hostile-io ok"
 	local counts
 	counts=$(grep -m1 -E '^kvbox-guest: hostile-io: [0-9]+ port writes' "$BATS_TEST_TMPDIR/io.out")
@@ -229,12 +260,13 @@ neighbours_until() {
 	v0=$(sample "$VM_PID")
 	g0=$(sample "$gofer")
 	t0=$(now_ms)
-	neighbours_until flood "9p-flood: done" "virtio-9p-flood ok" --no-rng \
-		--share "$c:n0" --share "$d:n1" --kernel "$GUESTS/virtio-9p-flood.bzimage" --cmdline quick
+	start_neighbours flood "virtio-9p-flood ok" --no-rng --share "$c:n0" --share "$d:n1" \
+		--kernel "$GUESTS/virtio-9p-flood.bzimage" --cmdline quick
 	wait_line flood "9p-flood: done" 200
-	v1=$(sample "$VM_PID")
+	v1=$(sample "$VM_PID") # the guest holds still ~2 s after that line
 	g1=$(sample "$gofer")
 	t1=$(now_ms)
+	stop_neighbours flood
 	finish flood "virtio-9p-flood ok"
 	local counts
 	counts=$(grep -m1 -E '^kvbox-guest: 9p-flood: [0-9]+ requests' "$BATS_TEST_TMPDIR/flood.out")
