@@ -88,6 +88,10 @@ teardown() {
 	done
 	ip netns pids "$NS_P" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	inc tc qdisc del dev eth0 ingress 2>/dev/null || true
+	# a failed test may have left eth0 without its address: the next one
+	# starts as setup_file left it (each test checks its own cleanup)
+	inc ip -o -4 addr show dev eth0 | grep -q "$IP_C/16" || inc ip addr add $IP_C/16 dev eth0 || true
+	inc ip route | grep -q default || inc ip route add default via $IP_P dev eth0 || true
 	! pgrep -f "kvbox sandbox" >/dev/null || { pgrep -af "kvbox (sandbox|gofer)"; false; }
 }
 
