@@ -34,6 +34,7 @@
 
 #include "guest/initramfs.h"
 #include "oci/hooks.h"
+#include "oci/net.h"
 #include "oci/spec_agent.h"
 #include "util/cleanup.h"
 #include "vmm/ctl.h"
@@ -362,6 +363,12 @@ fail:
 		kill_child(child);
 	if (c->st.gofer.pid)
 		oci_proc_kill_wait(&c->st.gofer, 5000, NULL);
+	/* what the killed sandbox had not given back yet (its interfaces'
+	 * addresses and routes, taps, qdiscs: ROOT/ID/net), before ROOT/ID
+	 * and that record go */
+	struct kv_err nerr = {0};
+	if (oci_net_cleanup(c->dirfd, &nerr) < 0)
+		oci_cli_warn(cli, "container \"%s\": its network: %s", id, nerr.msg);
 	oci_state_destroy(c, NULL);
 	oci_container_free(c);
 	oci_statedir_close(&root);

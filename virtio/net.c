@@ -27,6 +27,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <linux/if.h>
@@ -434,6 +436,14 @@ int virtio_net_tap_open(const char *name, char *name_out, struct kv_err *err)
 	cleanup_close int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return kv_err_sys(err, errno, "open /dev/net/tun");
+	/* something else mounted over it (a container host's /dev/null, a
+	 * file): say so rather than "TUNSETIFF: Inappropriate ioctl" */
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return kv_err_sys(err, errno, "stat /dev/net/tun");
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 || minor(st.st_rdev) != 200)
+		return kv_err_set(err, ENODEV,
+				  "/dev/net/tun is not the tun device (character device 10:200)");
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
 		return kv_err_sys(err, errno, "tap %s: TUNSETIFF", name);
 	int sz = (int)NET_HDR_LEN;

@@ -426,10 +426,13 @@ int cmd_sandbox(int argc, char **argv)
 		char line[KV_ERR_MSG_MAX + 8];
 		snprintf(line, sizeof(line), "error %s\n", err.msg);
 		sb_log(&sb, "error", "%s", err.msg);
-		ready_write(&sb, line);
+		/* give the network back before saying so: create kills us as
+		 * soon as it reads the error (and redoes this from ROOT/ID/net
+		 * if we had not finished) */
 		vm_destroy(sb.vm);
 		oci_net_teardown(&sb.net, sb.dir_fd);
 		unlinkat(sb.dir_fd, CTL_SOCKET_NAME, 0);
+		ready_write(&sb, line);
 		return 1;
 	}
 	enum vm_exit_kind kind = vm_run(sb.vm, -1);
