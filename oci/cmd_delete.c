@@ -5,7 +5,7 @@
  * container's lock: SIGKILL the sandbox (the VMM; pid + start time
  * checked, through a pidfd) and the gofer, wait for them to end, tear down
  * what the container holds outside its state directory
- * (oci_container_teardown), then remove the directory.
+ * (oci_container_teardown: the network, the host cgroup), then remove the directory.
  *
  * An unknown id is an error, except with --force (runc: "nothing to do").
  * A directory without state.json (a create that died early) is removed
@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "oci/cgroup.h"
 #include "oci/cli.h"
 #include "oci/lifecycle.h"
 #include "oci/net.h"
@@ -32,6 +33,10 @@ int oci_container_teardown(struct oci_cli *cli, struct oci_container *c, struct 
 	int r = oci_net_cleanup(c->dirfd, err);
 	if (r < 0)
 		return kv_err_wrap(err, r, "container \"%s\": its network", c->st.id);
+	/* the host cgroup: anything still inside is killed first */
+	r = oci_cg_teardown(c->dirfd, err);
+	if (r < 0)
+		return kv_err_wrap(err, r, "container \"%s\"", c->st.id);
 	if (c->st.status == OCI_STATUS_CREATING)
 		return 0;
 	c->st.status = OCI_STATUS_STOPPED;
