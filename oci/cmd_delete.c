@@ -30,13 +30,15 @@ int oci_container_teardown(struct oci_cli *cli, struct oci_container *c, struct 
 	 * give back (oci/net.h; nothing when it exited by itself).  poststop
 	 * hooks: their failure is a warning (runtime spec), and a container
 	 * that never got past "creating" has none to run. */
-	int r = oci_net_cleanup(c->dirfd, err);
-	if (r < 0)
-		return kv_err_wrap(err, r, "container \"%s\": its network", c->st.id);
-	/* the host cgroup: anything still inside is killed first */
-	r = oci_cg_teardown(c->dirfd, err);
+	/* the host cgroup first: what is still inside is killed (a sandbox
+	 * whose create was cut short has no pid in the state), so nothing
+	 * runs while the network is given back */
+	int r = oci_cg_teardown(c->dirfd, err);
 	if (r < 0)
 		return kv_err_wrap(err, r, "container \"%s\"", c->st.id);
+	r = oci_net_cleanup(c->dirfd, err);
+	if (r < 0)
+		return kv_err_wrap(err, r, "container \"%s\": its network", c->st.id);
 	if (c->st.status == OCI_STATUS_CREATING)
 		return 0;
 	c->st.status = OCI_STATUS_STOPPED;
