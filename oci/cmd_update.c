@@ -85,8 +85,8 @@ static int update_host_cgroup(struct oci_container *c, const struct oci_update *
 	r = oci_cg_set(&cg, &l, err);
 	oci_cg_fini(&cg);
 	if (r < 0)
-		return kv_err_wrap(err, r, "container \"%s\": host cgroup (the guest's was updated)",
-				   c->st.id);
+		return kv_err_wrap(
+		    err, r, "container \"%s\": host cgroup (the guest's was updated)", c->st.id);
 	return 0;
 }
 
