@@ -58,6 +58,15 @@ bundle() {
 
 k() { "$kvbox" --root "$R" "$@"; }
 
+# the gofer: the sandbox's one child, exec'd as `... gofer --control-fd ...`
+gofer_of() {
+	local g
+	g=$(pgrep -P "$1")
+	[ "$(wc -w <<<"$g")" -eq 1 ] || { echo "children of $1: $g" >&2; return 1; }
+	tr '\0' ' ' <"/proc/$g/cmdline" | grep -q " gofer --control-fd " || return 1
+	echo "$g"
+}
+
 # every cgroup (v1) or cgroup2 mount point
 cg_mounts() { awk '$0 ~ / - cgroup2? / { print $5 }' /proc/self/mountinfo; }
 
@@ -119,7 +128,7 @@ wait_status() { # ID STATUS [SECONDS]
 		sleep 1000)
 	k create --bundle "$b" cg1 </dev/null
 	pid=$(k state cg1 | jq .pid)
-	gofer=$(pgrep -P "$pid" -f "kvbox gofer")
+	gofer=$(gofer_of "$pid")
 	in_cgroup "$pid" /kvbox/cg1
 	in_cgroup "$gofer" /kvbox/cg1
 	# RAM 256 MiB + 64 MiB + 256/16 MiB; pids 8 + 1 vCPU + 3 * 64
@@ -174,7 +183,7 @@ wait_status() { # ID STATUS [SECONDS]
 	b=$(bundle b '.linux.cgroupsPath = "machine.slice:kvbox:cg2"' sleep 1000)
 	k --systemd-cgroup create --bundle "$b" cg2 </dev/null
 	pid=$(k state cg2 | jq .pid)
-	gofer=$(pgrep -P "$pid" -f "kvbox gofer")
+	gofer=$(gofer_of "$pid")
 	in_cgroup "$pid" /machine.slice/kvbox-cg2.scope
 	in_cgroup "$gofer" /machine.slice/kvbox-cg2.scope
 	kill -9 "$pid"
@@ -186,7 +195,7 @@ wait_status() { # ID STATUS [SECONDS]
 
 @test "a create that fails after the cgroup was made leaves none; a bad cgroupsPath is refused first" {
 	# the network namespace is entered by the sandbox, inside the cgroup
-	b=$(bundle b '.linux.namespaces += [{"type": "network", "path": "/run/netns/kvbox-none"}]' true)
+	b=$(bundle b '.linux.namespaces |= map(if .type == "network" then .path = "/run/netns/kvbox-none" else . end)' true)
 	run -1 k create --bundle "$b" cg3 </dev/null
 	echo "$output"
 	[[ "$output" == *"/run/netns/kvbox-none"* ]]
@@ -207,13 +216,16 @@ wait_status() { # ID STATUS [SECONDS]
 	"$kvbox" --root "$R" create --bundle "$b" cg5 </dev/null >/dev/null 2>&1 &
 	cli=$!
 	# the sandbox is in the cgroup as soon as it exists
+	# (cgroupfs files have size 0: read them)
+	procs=$(cg_mnt pids)/kvbox/cg5/cgroup.procs
 	for i in $(seq 300); do
-		[ -s "$(cg_mnt pids)/kvbox/cg5/cgroup.procs" ] && break
+		[ -n "$(cat "$procs" 2>/dev/null)" ] && break
 		sleep 0.1
 	done
 	kill -9 "$cli"
 	wait "$cli" || true
-	[ -s "$(cg_mnt pids)/kvbox/cg5/cgroup.procs" ]
+	[ -n "$(cat "$procs")" ]
+	[ "$(k state cg5 | jq -r .status)" = creating ]
 	k delete --force cg5
 	[ -z "$(cg_dirs /kvbox/cg5)" ]
 	[ ! -e "$R/cg5" ]
