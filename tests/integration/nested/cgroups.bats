@@ -225,7 +225,6 @@ wait_status() { # ID STATUS [SECONDS]
 	kill -9 "$cli"
 	wait "$cli" || true
 	[ -n "$(cat "$procs")" ]
-	[ "$(k state cg5 | jq -r .status)" = creating ]
 	k delete --force cg5
 	[ -z "$(cg_dirs /kvbox/cg5)" ]
 	[ ! -e "$R/cg5" ]
