@@ -665,6 +665,55 @@ void oci_cg_fini(struct oci_cgroup *cg)
 	cg->n = 0;
 }
 
+/* ---- stats ---- */
+
+/* A number from dir/file ("max" is -1); -1 when absent.  With key, the
+ * value on the line "key N" of a flat-keyed file. */
+static int64_t read_num(const char *dir, const char *file, const char *key)
+{
+	char buf[4096];
+	read_file(dir, file, buf, sizeof(buf));
+	const char *p = buf;
+	if (key) {
+		size_t kl = strlen(key);
+		for (p = buf; p && (strncmp(p, key, kl) || p[kl] != ' ');)
+			if ((p = strchr(p, '\n')))
+				p++;
+		if (!p)
+			return -1;
+		p += kl + 1;
+	}
+	if (!strncmp(p, "max", 3))
+		return -1;
+	char *end;
+	long long v = strtoll(p, &end, 10);
+	return end == p ? -1 : v;
+}
+
+void oci_cg_stats(const struct oci_cgroup *cg, struct oci_cg_stats *out)
+{
+	*out = (struct oci_cg_stats){-1, -1, -1, -1, -1};
+	for (size_t i = 0; i < cg->n; i++) {
+		const struct oci_cg_dir *d = &cg->d[i];
+		if (d->ctrls & OCI_CG_MEMORY) {
+			out->mem_bytes = read_num(
+			    d->dir, d->v2 ? "memory.current" : "memory.usage_in_bytes", NULL);
+			out->mem_limit =
+			    read_num(d->dir, d->v2 ? "memory.max" : "memory.limit_in_bytes", NULL);
+		}
+		if (d->ctrls & OCI_CG_PIDS) {
+			out->pids = read_num(d->dir, "pids.current", NULL);
+			out->pids_limit = read_num(d->dir, "pids.max", NULL);
+		}
+		if (d->v2 && d->ctrls & OCI_CG_CPU) {
+			int64_t us = read_num(d->dir, "cpu.stat", "usage_usec");
+			out->cpu_ns = us < 0 ? -1 : us * 1000;
+		} else if (!d->v2 && d->ctrls & OCI_CG_CPUACCT) {
+			out->cpu_ns = read_num(d->dir, "cpuacct.usage", NULL);
+		}
+	}
+}
+
 /* ---- ROOT/ID/cgroup ---- */
 
 int oci_cg_save(int dirfd, const struct oci_cgroup *cg, struct kv_err *err)

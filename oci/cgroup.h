@@ -142,6 +142,14 @@ int oci_cg_enter(const struct oci_cgroup *cg, pid_t pid, struct kv_err *err);
 int oci_cg_destroy(const struct oci_cgroup *cg, struct kv_err *err);
 void oci_cg_fini(struct oci_cgroup *cg);
 
+/* What the host cgroup has used (events --stats); a value the hierarchies
+ * do not offer is -1.  cpu_ns: v2 cpu.stat usage_usec * 1000, v1
+ * cpuacct.usage. */
+struct oci_cg_stats {
+	int64_t mem_bytes, mem_limit, pids, pids_limit, cpu_ns;
+};
+void oci_cg_stats(const struct oci_cgroup *cg, struct oci_cg_stats *out);
+
 /* ROOT/ID/cgroup: one "v1|v2 CTRLS DIR" line per directory. */
 int oci_cg_save(int dirfd, const struct oci_cgroup *cg, struct kv_err *err);
 /* -ENOENT (no message) when the container has no cgroup file. */

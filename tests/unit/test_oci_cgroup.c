@@ -265,6 +265,18 @@ static void test_v1_files(void **state)
 	assert_string_equal(get("cg/cpuset/kvbox/c1/cpuset.cpus"), "1");
 	assert_string_equal(get("cg/pids/kvbox/c1/pids.max"), "202");
 
+	/* stats: v1 files */
+	put("cg/mem ory/kvbox/c1/memory.usage_in_bytes", "1048576\n");
+	put("cg/pids/kvbox/c1/pids.current", "7\n");
+	put("cg/cpu,cpuacct/kvbox/c1/cpuacct.usage", "123456789\n");
+	struct oci_cg_stats st;
+	oci_cg_stats(&cg, &st);
+	assert_int_equal(st.mem_bytes, 1048576);
+	assert_int_equal(st.mem_limit, 352321536);
+	assert_int_equal(st.pids, 7);
+	assert_int_equal(st.pids_limit, 202);
+	assert_int_equal(st.cpu_ns, 123456789);
+
 	/* recorded, read back, destroyed: the container's level only */
 	mkd("state");
 	char sd[512];
@@ -336,6 +348,18 @@ static void test_v2_files(void **state)
 	upd = (struct oci_cg_limits){.cpu_quota = -1};
 	assert_int_equal(oci_cg_set(&cg, &upd, &e), 0);
 	assert_string_equal(get(AT("cpu.max")), "max 100000");
+	/* stats: v2 files */
+	put(AT("cpu.stat"), "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n");
+	put(AT("memory.current"), "4096\n");
+	struct oci_cg_stats st;
+	oci_cg_stats(&cg, &st);
+	assert_int_equal(st.cpu_ns, 2500000);
+	assert_int_equal(st.mem_bytes, 4096);
+	assert_int_equal(st.mem_limit, 637534208);
+	assert_int_equal(st.pids, -1); /* no pids.current */
+	put(AT("memory.max"), "max\n");
+	oci_cg_stats(&cg, &st);
+	assert_int_equal(st.mem_limit, -1);
 #undef AT
 	assert_int_equal(oci_cg_destroy(&cg, &e), 0);
 	assert_false(exists("cg/machine.slice/libpod-x.scope"));

@@ -158,6 +158,14 @@ wait_status() { # ID STATUS [SECONDS]
 	fi
 	echo "# memory charged after start (RAM 256 MiB, limit 336 MiB): $((used >> 20)) MiB;" \
 		"threads+processes: $(cgval pids /kvbox/cg1 pids.current)" >&3
+	# events --stats reports the host cgroup beside the guest's numbers
+	hc=$(k events --stats cg1 | jq -c .data.kvbox.host_cgroup)
+	echo "$hc"
+	[ "$(jq .memory_limit_bytes <<<"$hc")" = 352321536 ]
+	[ "$(jq .pids_limit <<<"$hc")" = 201 ]
+	[ "$(jq .memory_bytes <<<"$hc")" -gt 0 ]
+	[ "$(jq .pids <<<"$hc")" -ge 3 ]
+	[ "$(jq .cpu_usage_ns <<<"$hc")" -gt 0 ]
 
 	echo '{"cpu": {"quota": 20000}, "pids": {"limit": 64}}' | k update --resources - cg1
 	if [ "$CGMODE" = v2 ]; then
