@@ -5,7 +5,7 @@
  * container's lock: SIGKILL the sandbox (the VMM; pid + start time
  * checked, through a pidfd) and the gofer, wait for them to end, tear down
  * what the container holds outside its state directory
- * (oci_container_teardown), then remove the directory.
+ * (oci_container_teardown: the network, the host cgroup), then remove the directory.
  *
  * An unknown id is an error, except with --force (runc: "nothing to do").
  * A directory without state.json (a create that died early) is removed
@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "oci/cgroup.h"
 #include "oci/cli.h"
 #include "oci/lifecycle.h"
 #include "oci/net.h"
@@ -29,7 +30,13 @@ int oci_container_teardown(struct oci_cli *cli, struct oci_container *c, struct 
 	 * give back (oci/net.h; nothing when it exited by itself).  poststop
 	 * hooks: their failure is a warning (runtime spec), and a container
 	 * that never got past "creating" has none to run. */
-	int r = oci_net_cleanup(c->dirfd, err);
+	/* the host cgroup first: what is still inside is killed (a sandbox
+	 * whose create was cut short has no pid in the state), so nothing
+	 * runs while the network is given back */
+	int r = oci_cg_teardown(c->dirfd, err);
+	if (r < 0)
+		return kv_err_wrap(err, r, "container \"%s\"", c->st.id);
+	r = oci_net_cleanup(c->dirfd, err);
 	if (r < 0)
 		return kv_err_wrap(err, r, "container \"%s\": its network", c->st.id);
 	if (c->st.status == OCI_STATUS_CREATING)

@@ -10,7 +10,8 @@
  * GUEST-PPID, UID, CMD).
  *
  * events: runc's stats events, from the agent's STATS (guest cgroup of
- * the container: CPU, memory, pids) plus the VMM's own host memory.
+ * the container: CPU, memory, pids) plus the VMM's own host memory and
+ * the host cgroup's usage (oci/cgroup.h).
  * --stats prints one and exits; otherwise one every --interval (default
  * 5s) until the container stops.
  */
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oci/cgroup.h"
 #include "oci/lifecycle.h"
 
 static const unsigned live =
@@ -100,6 +102,22 @@ static json_t *stats_event(const char *id, const json_t *s)
 #undef U
 }
 
+/* The host cgroup's numbers (oci/cgroup.h), NULL without one; -1 is a
+ * value the hierarchies do not offer (or no limit). */
+static json_t *host_cgroup_stats(const struct oci_container *c)
+{
+	struct oci_cgroup cg;
+	if (oci_cg_load(c->dirfd, &cg, NULL) < 0)
+		return NULL;
+	struct oci_cg_stats st;
+	oci_cg_stats(&cg, &st);
+	oci_cg_fini(&cg);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "memory_bytes", (json_int_t)st.mem_bytes,
+			 "memory_limit_bytes", (json_int_t)st.mem_limit, "pids",
+			 (json_int_t)st.pids, "pids_limit", (json_int_t)st.pids_limit,
+			 "cpu_usage_ns", (json_int_t)st.cpu_ns);
+}
+
 /* "5s", "500ms", "1m", or plain seconds. */
 static int parse_interval(const char *s, long *ms)
 {
@@ -162,15 +180,22 @@ int oci_cmd_events(struct oci_cli *cli, int argc, char **argv)
 			r = oci_container_call(c, req, OCI_CTL_TIMEOUT_MS, &reply, &err);
 			json_decref(req);
 		}
+		json_t *hostcg = r == 0 ? host_cgroup_stats(c) : NULL;
 		oci_container_free(c);
 		oci_statedir_close(&root);
 		if (r < 0) {
 			json_decref(reply);
+			json_decref(hostcg);
 			/* the stream ends quietly when the container does */
 			return first || once ? oci_cli_fail_err(cli, &err) : 0;
 		}
 		json_t *ev = stats_event(id, json_object_get(reply, "stats"));
 		json_decref(reply);
+		json_t *kv = json_object_get(json_object_get(ev, "data"), "kvbox");
+		if (kv && hostcg)
+			json_object_set_new(kv, "host_cgroup", hostcg);
+		else
+			json_decref(hostcg);
 		char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 		json_decref(ev);
 		if (line)

@@ -3,7 +3,8 @@
  * `kvbox update [--resources FILE|-] [--cpu-quota N ...] ID`: changes a
  * running container's resources.  The request is classified by
  * oci/update.h: CPU (quota, period, shares, cpus) and pids change live in
- * the container's cgroup inside the guest (the agent's UPDATE); a new
+ * the container's cgroup inside the guest (the agent's UPDATE), and the
+ * CPU ones also in the sandbox's host cgroup (oci/cgroup.h); a new
  * memory limit is refused (the VM's RAM is fixed at boot); what a VM
  * cannot apply and the client merely sent back is warned about.
  */
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "guest/protocol.h"
+#include "oci/cgroup.h"
 #include "oci/lifecycle.h"
 #include "oci/update.h"
 
@@ -59,6 +61,33 @@ static json_t *update_request(const struct oci_update *u)
 	if (u->cpu_cpus)
 		json_object_set_new(req, "cpuset_cpus", json_string(u->cpu_cpus));
 	return req;
+}
+
+/* The host cgroup's CPU limits follow the container's (oci/cgroup.h); its
+ * pids.max is fixed by the sandbox's threads and stays. */
+static int update_host_cgroup(struct oci_container *c, const struct oci_update *u,
+			      struct kv_err *err)
+{
+	struct oci_cgroup cg;
+	int r = oci_cg_load(c->dirfd, &cg, err);
+	if (r == -ENOENT)
+		return 0; /* created by a kvbox without host cgroups */
+	if (r < 0)
+		return kv_err_wrap(err, r, "container \"%s\"", c->st.id);
+	struct oci_cg_limits l = {0};
+	if (u->cpu_quota.set && u->cpu_quota.v != 0)
+		l.cpu_quota = u->cpu_quota.v < 0 ? -1 : u->cpu_quota.v;
+	if (u->cpu_period.set)
+		l.cpu_period = u->cpu_period.v;
+	if (u->cpu_shares.set)
+		l.cpu_shares = u->cpu_shares.v;
+	l.cpus = u->cpu_cpus;
+	r = oci_cg_set(&cg, &l, err);
+	oci_cg_fini(&cg);
+	if (r < 0)
+		return kv_err_wrap(
+		    err, r, "container \"%s\": host cgroup (the guest's was updated)", c->st.id);
+	return 0;
 }
 
 int oci_cmd_update(struct oci_cli *cli, int argc, char **argv)
@@ -140,6 +169,8 @@ int oci_cmd_update(struct oci_cli *cli, int argc, char **argv)
 			r = oci_container_call(c, req, OCI_CTL_TIMEOUT_MS, &reply, &err);
 			json_decref(req);
 			json_decref(reply);
+			if (r == 0)
+				r = update_host_cgroup(c, &u, &err);
 		}
 	}
 	oci_update_fini(&u);

@@ -7,14 +7,16 @@
  *   1. config.json parsed and converted for the guest (every error
  *      before anything exists);
  *   2. ROOT/ID made with its lock held, status "creating";
- *   3. the sandbox forked and exec'd as `kvbox sandbox`, in its own
- *      session, with our fds 0-2 as the container's stdio and a pipe it
+ *   3. the host cgroup made (oci/cgroup.h) and recorded in ROOT/ID/cgroup;
+ *      the sandbox forked, moved into the cgroup, then exec'd as
+ *      `kvbox sandbox`, in its own session, with our fds 0-2 as the container's stdio and a pipe it
  *      reports readiness on ("ready GOFER_PID" / "error MESSAGE");
  *      every other fd is closed (the shim's socket must not leak);
  *   4. state "created" saved with the sandbox's pid and start time;
  *   5. prestart, createRuntime, createContainer hooks;
  *   6. the pid file, last.
- * A failure at 3-6 kills the sandbox and removes ROOT/ID.
+ * A failure at 3-6 kills the sandbox (and whatever is in its cgroup) and
+ * removes the cgroup and ROOT/ID.
  */
 #include "oci/lifecycle.h"
 
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #include "guest/initramfs.h"
+#include "oci/cgroup.h"
 #include "oci/hooks.h"
 #include "oci/net.h"
 #include "oci/spec_agent.h"
@@ -130,31 +133,40 @@ int oci_container_hooks(struct oci_cli *cli, struct oci_container *c, int kind, 
 
 /* ---- create ---- */
 
+/* What create works from once the config has passed: the VM's size and
+ * the host cgroup's path and limits (strings in cfg). */
+struct create_plan {
+	struct oci_config *cfg;
+	char cg_path[OCI_CG_PATH_MAX];
+	struct oci_cg_limits cg;
+};
+
 /* Everything `create` can check before anything exists. */
-static int precheck(const struct oci_create_opts *o, const char *id, struct kv_err *err)
+static int precheck(const struct oci_create_opts *o, const char *id, bool systemd,
+		    struct create_plan *p, struct kv_err *err)
 {
-	struct oci_config *cfg = NULL;
-	int r = oci_config_load(o->bundle, &cfg, err);
+	int r = oci_config_load(o->bundle, &p->cfg, err);
 	if (r < 0)
 		return r;
-	if (!cfg->process) {
-		oci_config_free(cfg);
+	struct oci_config *cfg = p->cfg;
+	if (!cfg->process)
 		return kv_err_set(err, EINVAL,
 				  "%s/config.json: process: required to create a "
 				  "container",
 				  o->bundle);
-	}
-	if (cfg->process->terminal && !o->console_socket) {
-		oci_config_free(cfg);
+	if (cfg->process->terminal && !o->console_socket)
 		return kv_err_set(err, EINVAL,
 				  "process.terminal is true but no --console-socket was given");
-	}
 	struct agent_create ac = {0};
 	struct oci_vm_plan plan = {0};
 	r = oci_spec_to_agent(cfg, id, SANDBOX_MAX_SHARES, &ac, &plan, err);
+	if (r == 0)
+		r = oci_cg_path(cfg->linux_spec.cgroups_path, systemd, id, p->cg_path,
+				sizeof(p->cg_path), err);
+	if (r == 0)
+		oci_cg_limits_from(cfg->linux_spec.resources, plan.mem_bytes, plan.ncpus, &p->cg);
 	oci_agent_create_free(&ac);
 	oci_vm_plan_free(&plan);
-	oci_config_free(cfg);
 	if (r < 0)
 		return kv_err_wrap(err, r, "%s/config.json", o->bundle);
 	const char *kernel = oci_default_kernel();
@@ -167,11 +179,45 @@ static int precheck(const struct oci_create_opts *o, const char *id, struct kv_e
 	return agent_binary_path(agent, sizeof(agent), err);
 }
 
+/* The host cgroup (oci/cgroup.h), made and recorded in ROOT/ID before the
+ * sandbox exists, so that a failure from here on, or a `delete --force`
+ * after a killed create, finds and removes it. */
+static int make_cgroup(struct oci_cli *cli, struct oci_container *c, const struct create_plan *p,
+		       struct oci_cgroup *cg, struct kv_err *err)
+{
+	struct oci_cg_layout l;
+	int r = oci_cg_layout_read(NULL, NULL, &l, err);
+	if (r < 0)
+		return r;
+	r = oci_cg_create(&l, p->cg_path, &p->cg, cg, err);
+	oci_cg_layout_fini(&l);
+	if (r < 0)
+		return r;
+	if ((r = oci_cg_save(c->dirfd, cg, err)) < 0) {
+		oci_cg_destroy(cg, NULL);
+		oci_cg_fini(cg);
+		return r;
+	}
+	oci_cli_debug(cli, "container \"%s\": host cgroup %s (memory.max %llu, pids.max %llu)",
+		      c->st.id, p->cg_path, (unsigned long long)p->cg.mem_max,
+		      (unsigned long long)p->cg.pids_max);
+	return 0;
+}
+
 /* The child: becomes `kvbox sandbox`.  Never returns. */
 __attribute__((noreturn)) static void exec_sandbox(struct oci_cli *cli, const char *id,
 						   const struct oci_create_opts *o,
-						   const char *root, int ready)
+						   const char *root, int ready, int go)
 {
+	/* wait until the parent has moved us into the cgroup: one byte, or
+	 * EOF when it could not (then it kills us anyway) */
+	char b;
+	ssize_t got;
+	while ((got = read(go, &b, 1)) < 0 && errno == EINTR)
+		;
+	if (got != 1)
+		_exit(127);
+	close(go);
 	setsid();
 	/* the ready pipe goes right after the fds we keep (0-2); all others
 	 * close (runc's --preserve-fds cannot reach into a VM) */
@@ -288,25 +334,34 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 {
 	struct oci_statedir root = {.fd = -1};
 	struct oci_container *c = NULL;
+	struct create_plan plan = {0};
+	struct oci_cgroup cg = {0};
 	int r = oci_id_validate(id, err);
 	if (r < 0)
 		return r;
-	if ((r = precheck(o, id, err)) < 0)
+	if ((r = precheck(o, id, cli->systemd_cgroup, &plan, err)) < 0) {
+		oci_config_free(plan.cfg);
 		return r;
-	if ((r = oci_cli_open_root(cli, &root, true, err)) < 0)
+	}
+	if ((r = oci_cli_open_root(cli, &root, true, err)) < 0) {
+		oci_config_free(plan.cfg);
 		return r;
+	}
 	if ((r = oci_state_create(&root, id, o->bundle, &c, err)) < 0) {
 		if (r == -EEXIST)
 			kv_err_set(err, EEXIST, "container \"%s\" already exists", id);
 		oci_statedir_close(&root);
+		oci_config_free(plan.cfg);
 		return r;
 	}
 	if (o->preserve_fds > 0)
 		oci_cli_warn(cli, "--preserve-fds %d: fds cannot be passed into a VM; closed",
 			     o->preserve_fds);
-	int pipefd[2] = {-1, -1};
+	int pipefd[2] = {-1, -1}, go[2] = {-1, -1};
 	pid_t child = -1, gofer = -1;
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	if ((r = make_cgroup(cli, c, &plan, &cg, err)) < 0)
+		goto fail;
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
 		r = kv_err_sys(err, errno, "pipe");
 		goto fail;
 	}
@@ -318,22 +373,30 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 	}
 	if (child == 0) {
 		close(pipefd[0]);
-		exec_sandbox(cli, id, o, root.path, pipefd[1]);
+		close(go[1]);
+		exec_sandbox(cli, id, o, root.path, pipefd[1], go[0]);
 	}
 	close(pipefd[1]);
-	pipefd[1] = -1;
+	close(go[0]);
+	pipefd[1] = go[0] = -1;
+	/* into the cgroup before it execs, so before any guest code runs; the
+	 * gofer it forks inherits it */
+	if ((r = oci_cg_enter(&cg, child, err)) < 0)
+		goto fail;
+	if (write(go[1], "g", 1) != 1) {
+		r = kv_err_sys(err, errno, "starting the sandbox");
+		goto fail;
+	}
+	close(go[1]);
+	go[1] = -1;
 	r = wait_ready(pipefd[0], child, &gofer, err);
 	close(pipefd[0]);
 	pipefd[0] = -1;
 	if (r < 0)
 		goto fail;
 	c->st.status = OCI_STATUS_CREATED;
-	struct oci_config *cfg = NULL;
-	if (oci_config_load(o->bundle, &cfg, NULL) == 0) {
-		free(c->st.rootfs);
-		c->st.rootfs = strdup(cfg->root.path);
-	}
-	oci_config_free(cfg);
+	free(c->st.rootfs);
+	c->st.rootfs = strdup(plan.cfg->root.path);
 	if ((r = oci_proc_identify(child, &c->st.sandbox, err)) < 0)
 		goto fail;
 	if (gofer > 0)
@@ -351,18 +414,27 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 	if (o->pid_file && (r = oci_write_pid_file(o->pid_file, child, err)) < 0)
 		goto fail;
 	*sandbox = child;
+	oci_cg_fini(&cg);
+	oci_config_free(plan.cfg);
 	oci_container_free(c);
 	oci_statedir_close(&root);
 	return 0;
 fail:
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
+	for (int i = 0; i < 2; i++) {
+		if (pipefd[i] >= 0)
+			close(pipefd[i]);
+		if (go[i] >= 0)
+			close(go[i]);
+	}
 	if (child > 0)
 		kill_child(child);
 	if (c->st.gofer.pid)
 		oci_proc_kill_wait(&c->st.gofer, 5000, NULL);
+	/* kills anything left inside (a gofer not yet reported) and removes it */
+	struct kv_err cerr = {0};
+	if (oci_cg_teardown(c->dirfd, &cerr) < 0)
+		oci_cli_warn(cli, "%s", cerr.msg);
+	oci_cg_fini(&cg);
 	/* what the killed sandbox had not given back yet (its interfaces'
 	 * addresses and routes, taps, qdiscs: ROOT/ID/net), before ROOT/ID
 	 * and that record go */
@@ -372,6 +444,7 @@ fail:
 	oci_state_destroy(c, NULL);
 	oci_container_free(c);
 	oci_statedir_close(&root);
+	oci_config_free(plan.cfg);
 	return r;
 }
 
