@@ -62,6 +62,7 @@ struct boot_opts {
 	const char *snapshot_dir; /* --snapshot-dir */
 	bool snapshot_keep;	  /* --snapshot-leave-running */
 	const char *restore;	  /* --restore DIR */
+	bool restore_cow;	  /* --restore-cow */
 	bool machine_flags;	  /* a flag --restore cannot take was given */
 	const char *machine_flag; /* ... which one */
 	char *cmdline_buf;	  /* --cmdline + ROOTFS_CMDLINE, owned */
@@ -88,12 +89,13 @@ static void boot_usage(FILE *f)
 		"\n"
 		"       kvbox boot ... --snapshot-on SIGNAL --snapshot-dir DIR\n"
 		"                  [--snapshot-leave-running]\n"
-		"       kvbox boot --restore DIR [--kernel FILE] [--memory SIZE] [--cpus N]\n"
-		"                  [--debug] [--snapshot-on SIGNAL --snapshot-dir DIR]\n"
+		"       kvbox boot --restore DIR [--restore-cow] [--kernel FILE] [--memory SIZE]\n"
+		"                  [--cpus N] [--debug] [--snapshot-on SIGNAL --snapshot-dir DIR]\n"
 		"On SIGNAL (USR1 or QUIT) the guest is paused and saved to DIR (which must not\n"
 		"exist), then kvbox exits 0, or with --snapshot-leave-running the guest goes\n"
 		"on. --restore runs the saved guest from where it stopped; --kernel, --memory\n"
-		"and --cpus, if given, must match the image.\n");
+		"and --cpus, if given, must match the image. --restore-cow maps DIR/memory\n"
+		"copy-on-write instead of copying it (pages load as the guest touches them).\n");
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(int code, const char *fmt, ...)
@@ -177,6 +179,8 @@ static int check_snapshot_opts(struct boot_opts *o)
 		return fail(
 		    2, "--snapshot-dir %s: already exists (a snapshot goes to a new directory)",
 		    o->snapshot_dir);
+	if (o->restore_cow && !o->restore)
+		return fail(2, "%s", "--restore-cow needs --restore");
 	if (!o->restore)
 		return 0;
 	if (o->machine_flag || o->nshares || o->rootfs)
@@ -205,6 +209,7 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 	    {"snapshot-dir", required_argument, NULL, 'D'},
 	    {"snapshot-leave-running", no_argument, NULL, 'L'},
 	    {"restore", required_argument, NULL, 'X'},
+	    {"restore-cow", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -277,6 +282,9 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 			break;
 		case 'X':
 			o->restore = optarg;
+			break;
+		case 'W':
+			o->restore_cow = true;
 			break;
 		case 'h':
 			boot_usage(stdout);
@@ -405,6 +413,7 @@ static int prepare(struct vm *vm, const struct boot_opts *o, struct boot_snapsho
 		    .debug = o->debug,
 		    .no_ioeventfd = env_flag("KVBOX_NO_IOEVENTFD"),
 		    .no_irqfd = env_flag("KVBOX_NO_IRQFD"),
+		    .cow = o->restore_cow,
 		};
 		r = boot_restore_prepare(vm, &req, &bs->ids, err);
 	} else {

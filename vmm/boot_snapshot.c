@@ -56,6 +56,7 @@ int boot_restore_prepare(struct vm *vm, const struct boot_restore_req *req,
 		    .no_ioeventfd = req->no_ioeventfd,
 		    .no_irqfd = req->no_irqfd,
 		};
+		s.map_memory = req->cow;
 		snapshot_vm_config(&s, &cfg);
 		r = vm_create(vm, &cfg, err);
 	}
@@ -69,9 +70,10 @@ int boot_restore_prepare(struct vm *vm, const struct boot_restore_req *req,
 		ids->kernel_size = m->kernel_size;
 		if (req->debug)
 			fprintf(stderr,
-				"kvbox: restored %s: %llu KiB of memory data, state %llu bytes, "
-				"%llu.%03llu ms\n",
+				"kvbox: restored %s: %llu KiB of memory data (%s), state %llu "
+				"bytes, %llu.%03llu ms\n",
 				req->dir, (unsigned long long)(st.mem_data >> 10),
+				req->cow ? "mapped copy-on-write" : "copied",
 				(unsigned long long)st.state_len,
 				(unsigned long long)(st.usec / 1000),
 				(unsigned long long)(st.usec % 1000));

@@ -27,6 +27,7 @@ struct boot_restore_req {
 	uint64_t mem_bytes;
 	unsigned ncpus;
 	bool debug, no_ioeventfd, no_irqfd;
+	bool cow; /* --restore-cow: RAM maps the memory file copy-on-write */
 };
 
 /* Opens and checks the image, creates vm from it and restores it (vCPUs

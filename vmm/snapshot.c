@@ -195,9 +195,8 @@ static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapsh
 {
 	const struct snap_manifest *m = &s->img->man;
 	const struct guest_mem *mem = &vm->mem;
-	cleanup_close int fd = openat(s->dirfd, "memory", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kv_err_sys(err, errno, "%s/memory", s->dir);
+	int fd = s->memfd;
+	bool copy = !vm->cfg.mem_file; /* mapped: only check the hash */
 	cleanup_evp EVP_MD_CTX *c = sha_new();
 	cleanup_free uint8_t *buf = aligned_alloc(SNAP_PAGE, COPY_CHUNK);
 	if (!c || !buf)
@@ -215,7 +214,8 @@ static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapsh
 			for (ssize_t i = 0; i < n; i += SNAP_PAGE) {
 				if (page_zero(buf + i))
 					continue;
-				memcpy(mem->host + p + (uint64_t)i, buf + i, SNAP_PAGE);
+				if (copy)
+					memcpy(mem->host + p + (uint64_t)i, buf + i, SNAP_PAGE);
 				hash_page(c, p + (uint64_t)i, buf + i);
 				got += SNAP_PAGE;
 			}
@@ -492,7 +492,7 @@ int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids
 int snapshot_open(const char *dir, struct snapshot *s, struct kv_err *err)
 {
 	memset(s, 0, sizeof(*s));
-	s->dirfd = -1;
+	s->dirfd = s->memfd = -1;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0)
@@ -515,7 +515,8 @@ int snapshot_open(const char *dir, struct snapshot *s, struct kv_err *err)
 				  path, m->kvbox_version, KVBOX_VERSION);
 	struct stat sb;
 	snprintf(path, sizeof(path), "%s/memory", dir);
-	if (stat(path, &sb) < 0)
+	s->memfd = openat(s->dirfd, "memory", O_RDONLY | O_CLOEXEC);
+	if (s->memfd < 0 || fstat(s->memfd, &sb) < 0)
 		return kv_err_sys(err, errno, "%s", path);
 	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != m->mem_bytes)
 		return kv_err_set(err, EINVAL,
@@ -532,9 +533,11 @@ void snapshot_close(struct snapshot *s)
 	free(s->img);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
+	if (s->memfd >= 0)
+		close(s->memfd);
 	s->buf = NULL;
 	s->img = NULL;
-	s->dirfd = -1;
+	s->dirfd = s->memfd = -1;
 }
 
 void snapshot_vm_config(const struct snapshot *s, struct vm_config *cfg)
@@ -546,6 +549,8 @@ void snapshot_vm_config(const struct snapshot *s, struct vm_config *cfg)
 	cfg->vsock = false;
 	cfg->nshares = 0;
 	cfg->nnets = 0;
+	cfg->mem_file = s->map_memory;
+	cfg->mem_file_fd = s->memfd;
 }
 
 int snapshot_restore(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st,

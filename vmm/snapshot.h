@@ -63,6 +63,10 @@ struct snapshot {
 	size_t len;
 	struct snap_image *img;
 	int dirfd;
+	int memfd;	 /* DIR/memory, read-only */
+	bool map_memory; /* set by the caller before snapshot_vm_config: RAM is
+			  * a copy-on-write mapping of DIR/memory (lazy, page
+			  * cache shared between restores) instead of a copy */
 };
 
 /* Reads and checks DIR/state (format, checksums, completeness, this
@@ -70,8 +74,8 @@ struct snapshot {
 int snapshot_open(const char *dir, struct snapshot *s, struct kv_err *err);
 void snapshot_close(struct snapshot *s);
 
-/* The vm_config a restore must build (vm_create), from the manifest;
- * console_out and debug are the caller's. */
+/* The vm_config a restore must build (vm_create), from the manifest (and
+ * map_memory); console_out and debug are the caller's. */
 void snapshot_vm_config(const struct snapshot *s, struct vm_config *cfg);
 
 /* Loads memory and state into vm (created from snapshot_vm_config, vCPUs

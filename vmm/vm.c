@@ -162,7 +162,9 @@ int vm_wait_pit(struct vm *vm, struct kv_err *err)
 
 static int vm_create_memory(struct vm *vm, struct kv_err *err)
 {
-	int r = guest_mem_create(&vm->mem, vm->cfg.mem_bytes, X86_MMIO_HOLE_START, err);
+	int r = vm->cfg.mem_file ? guest_mem_map_file(&vm->mem, vm->cfg.mem_file_fd,
+						      vm->cfg.mem_bytes, X86_MMIO_HOLE_START, err)
+				 : guest_mem_create(&vm->mem, vm->cfg.mem_bytes, X86_MMIO_HOLE_START, err);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {

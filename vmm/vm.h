@@ -75,6 +75,10 @@ struct vm_config {
 	 * tap fd is dup'ed by vm_create(): the caller may close its own after. */
 	const struct virtio_net_params *nets;
 	unsigned nnets;
+	/* RAM as a copy-on-write mapping of this file instead of a memfd (a
+	 * snapshot's memory file, kvbox boot --restore-cow); no shares then. */
+	bool mem_file;
+	int mem_file_fd;
 };
 
 /* What the main-thread event loop did, for --debug (vmm/runloop.c). */

@@ -154,6 +154,47 @@ EOF
 	[ "$output" = "$a" ]
 }
 
+@test "--restore-cow: RAM maps the memory file copy-on-write; same run, the file unchanged" {
+	save_at 5 "$T/img"
+	[ "$st" -eq 0 ]
+	local sum
+	sum=$(sha256sum <"$T/img/memory")
+	restore "$T/img"
+	[ "$status" -eq 0 ]
+	local copied=$output
+	restore "$T/img" --restore-cow --debug
+	[ "$status" -eq 0 ]
+	no_failures
+	grep -q "^kvbox: restored $T/img: .* (mapped copy-on-write)" <<<"$stderr"
+	[ "$output" = "$copied" ]
+	# the guest wrote to its RAM: the image did not change
+	[ "$(sha256sum <"$T/img/memory")" = "$sum" ]
+}
+
+@test "a restored guest saved again: the second image goes on from the later count" {
+	save_at 3 "$T/img"
+	[ "$st" -eq 0 ]
+	# restore (copy-on-write) with --snapshot-on, save again at count 8
+	local i=0
+	timeout -k 5 60 "$KVBOX" boot --restore "$T/img" --restore-cow --snapshot-on QUIT \
+		--snapshot-dir "$T/img2" </dev/null >"$T/run2.out" 2>"$T/run2.err" &
+	local pid=$!
+	until grep -q '^kvbox-guest: count 8$' "$T/run2.out"; do
+		sleep 0.05
+		i=$((i + 1))
+		[ $i -lt 400 ] && kill -0 $pid 2>/dev/null || { cat "$T/run2.err" >&2; false; }
+	done
+	kill -QUIT "$(pgrep -P $pid)"
+	wait $pid
+	local n
+	n=$(last_count "$T/run2.out")
+	restore "$T/img2"
+	[ "$status" -eq 0 ]
+	no_failures
+	[ "$(first_count)" -eq $((n + 1)) ]
+	grep -q '^kvbox-guest: counter: done$' <<<"$output"
+}
+
 @test "the memory file is sparse: only touched pages take disk space" {
 	save_at 2 "$T/img"
 	[ "$st" -eq 0 ]
