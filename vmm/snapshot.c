@@ -190,6 +190,32 @@ static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, struct
 	return 0;
 }
 
+/* Hashes the non-zero pages of buf (len bytes read at file offset off)
+ * and, when copying, writes each run of them into guest RAM: with pwrite
+ * on the memfd, which allocates its pages in the kernel instead of taking
+ * a page fault per page through the mapping. */
+static int take_pages(const struct guest_mem *mem, bool copy, EVP_MD_CTX *c, const uint8_t *buf,
+		      size_t len, uint64_t off, uint64_t *got)
+{
+	size_t run = 0, i;
+	for (i = 0; i <= len; i += SNAP_PAGE) {
+		bool data = i < len && !page_zero(buf + i);
+		if (data) {
+			hash_page(c, off + i, buf + i);
+			*got += SNAP_PAGE;
+			continue;
+		}
+		if (copy && i > run) {
+			int r = mem->fd >= 0 ? write_all_at(mem->fd, buf + run, i - run, off + run)
+					     : (memcpy(mem->host + off + run, buf + run, i - run), 0);
+			if (r < 0)
+				return r;
+		}
+		run = i + SNAP_PAGE;
+	}
+	return 0;
+}
+
 static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st,
 			  struct kv_err *err)
 {
@@ -202,6 +228,7 @@ static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapsh
 	if (!c || !buf)
 		return kv_err_set(err, ENOMEM, "restoring memory");
 	uint64_t off = 0, data, end, got = 0;
+	int r;
 	while (next_extent(fd, off, mem->total, &data, &end)) {
 		for (uint64_t p = data & ~(uint64_t)(SNAP_PAGE - 1); p < end;) {
 			size_t want = end - p < COPY_CHUNK ? (size_t)(end - p) : COPY_CHUNK;
@@ -211,14 +238,9 @@ static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapsh
 			if (n <= 0 || n % SNAP_PAGE)
 				return kv_err_set(err, EIO, "%s/memory: short read at %llu", s->dir,
 						  (unsigned long long)p);
-			for (ssize_t i = 0; i < n; i += SNAP_PAGE) {
-				if (page_zero(buf + i))
-					continue;
-				if (copy)
-					memcpy(mem->host + p + (uint64_t)i, buf + i, SNAP_PAGE);
-				hash_page(c, p + (uint64_t)i, buf + i);
-				got += SNAP_PAGE;
-			}
+			if ((r = take_pages(mem, copy, c, buf, (size_t)n, p, &got)) < 0)
+				return kv_err_sys(err, -r, "loading guest memory at %llu",
+						  (unsigned long long)p);
 			p += (uint64_t)n;
 		}
 		off = end;

@@ -68,8 +68,22 @@ restore() {
 last_count() {
 	sed -n 's/^kvbox-guest: count \([0-9]*\)$/\1/p' "$1" | tail -1
 }
-first_count() {
-	grep -o 'kvbox-guest: count [0-9]*$' <<<"$output" | head -1 | awk '{print $3}'
+first_count() { # [FILE], default $output
+	if [ $# -gt 0 ]; then cat "$1"; else printf '%s\n' "$output"; fi |
+		grep -o 'kvbox-guest: count [0-9]*$' | head -1 | awk '{print $3}'
+}
+
+# continues FILE [FROM]: the counts printed before the save (FILE) and
+# after the restore ($output), joined as one stream (a line cut by the
+# save is finished by the restored guest), are FROM (default 1) .. 40,
+# each once, in order.
+continues() {
+	local got
+	got=$({
+		cat "$1"
+		printf '%s\n' "$output"
+	} | sed -n 's/^kvbox-guest: count \([0-9]*\)$/\1/p' | tr '\n' ' ')
+	[ "$got" = "$(seq -s ' ' "${2:-1}" 40) " ] || fail "counts: $got"
 }
 
 one_line() {
@@ -112,14 +126,18 @@ EOF
 	restore "$T/img" --debug
 	[ "$status" -eq 0 ]
 	no_failures
-	[ "$(first_count)" -eq $((n + 1)) ]
+	continues "$T/run.out"
+	[ "$(first_count)" -gt "$n" ]
 	! grep -q 'counter: start' <<<"$output"
 	! grep -q '^kvbox-guest: count 1$' <<<"$output"
 	grep -q '^kvbox-guest: count 40$' <<<"$output"
 	grep -q '^kvbox-guest: counter: done$' <<<"$output"
 	grep -q "^kvbox: restored $T/img: " <<<"$stderr"
 	# the rng served every step after the restore from the restored queue
-	grep -q "virtio-rng: $((40 - n)) requests" <<<"$stderr"
+	# (one fewer when the save came between a step's request and its line)
+	local req
+	req=$(sed -n 's/^kvbox: virtio-rng: \([0-9]*\) requests.*/\1/p' <<<"$stderr")
+	[ "$req" -eq $((40 - n)) ] || [ "$req" -eq $((39 - n)) ]
 }
 
 @test "counter, 2 vCPUs: the AP waiting for SIPI survives the save and restore" {
@@ -128,7 +146,7 @@ EOF
 	restore "$T/img" --cpus 2
 	[ "$status" -eq 0 ]
 	no_failures
-	[ "$(first_count)" -eq $(($(last_count "$T/run.out") + 1)) ]
+	continues "$T/run.out"
 	grep -q '^kvbox-guest: counter: done$' <<<"$output"
 }
 
@@ -188,10 +206,12 @@ EOF
 	wait $pid
 	local n
 	n=$(last_count "$T/run2.out")
+	[ "$n" -ge 8 ]
 	restore "$T/img2"
 	[ "$status" -eq 0 ]
 	no_failures
-	[ "$(first_count)" -eq $((n + 1)) ]
+	[ "$(first_count)" -gt "$n" ]
+	continues "$T/run2.out" "$(first_count "$T/run2.out")"
 	grep -q '^kvbox-guest: counter: done$' <<<"$output"
 }
 
