@@ -206,8 +206,9 @@ static int take_pages(const struct guest_mem *mem, bool copy, EVP_MD_CTX *c, con
 			continue;
 		}
 		if (copy && i > run) {
-			int r = mem->fd >= 0 ? write_all_at(mem->fd, buf + run, i - run, off + run)
-					     : (memcpy(mem->host + off + run, buf + run, i - run), 0);
+			int r = mem->fd >= 0
+				    ? write_all_at(mem->fd, buf + run, i - run, off + run)
+				    : (memcpy(mem->host + off + run, buf + run, i - run), 0);
 			if (r < 0)
 				return r;
 		}
@@ -404,13 +405,21 @@ static int restore_virtio(struct vm *vm, unsigned slot, const struct snap_image 
 }
 
 /* A notification the guest made just before the save may not have been
- * served: serve every live queue once (an empty queue costs nothing). */
+ * served, and an interrupt raised just before it may not have reached
+ * the irqchip (KVM injects irqfd writes from a worker): serve every live
+ * queue once (an empty queue costs nothing) and raise the line again of
+ * every device with InterruptStatus set (the driver reads it; a spare
+ * interrupt is harmless). */
 static void kick_queues(struct vm *vm)
 {
 	for (unsigned slot = 0; slot < vm->virtio.n; slot++) {
-		struct virtio_dev *d = vm->virtio.slot[slot].dev;
+		struct vm_virtio_slot *s = &vm->virtio.slot[slot];
+		struct virtio_dev *d = s->dev;
 		for (unsigned q = 0; q < d->info->nqueues; q++)
 			virtio_dev_kick(d, q);
+		uint64_t one = 1;
+		if (__atomic_load_n(&d->isr, __ATOMIC_ACQUIRE) && s->irqfd >= 0)
+			(void)!write(s->irqfd, &one, sizeof(one));
 	}
 }
 

@@ -305,9 +305,31 @@ static int restore_xsave(struct vm *vm, int fd, unsigned id, const struct snap_i
 	return 0;
 }
 
+/* A guest reads the TSC at the rate it was booted with: on a host whose
+ * TSC runs at another rate KVM must scale it (Firecracker does the same),
+ * else the guest's clocks run fast or slow.  Within 250 ppm is the same. */
+static int restore_tsc_rate(int fd, unsigned id, uint64_t khz, struct kv_err *err)
+{
+	int here = ioctl(fd, KVM_GET_TSC_KHZ, 0);
+	if (khz == 0 || here <= 0)
+		return 0;
+	uint64_t diff = khz > (uint64_t)here ? khz - (uint64_t)here : (uint64_t)here - khz;
+	if (diff * 4000 <= khz)
+		return 0;
+	if (ioctl(fd, KVM_SET_TSC_KHZ, (unsigned long)khz) < 0)
+		return kv_err_sys(
+		    err, errno,
+		    "vCPU %u: the image's TSC ran at %llu kHz, this host's at %d kHz, "
+		    "and KVM_SET_TSC_KHZ failed",
+		    id, (unsigned long long)khz, here);
+	return 0;
+}
+
 int snap_restore_vcpu(struct vm *vm, unsigned id, const struct snap_image *img, struct kv_err *err)
 {
 	int fd = vm->vcpus[id].fd, r;
+	if ((r = restore_tsc_rate(fd, id, img->man.tsc_khz, err)) < 0)
+		return r;
 	if ((r = set_section(fd, id, img, SNAP_SEC_CPUID, KVM_SET_CPUID2, "KVM_SET_CPUID2", err)) ||
 	    (r = set_section(fd, id, img, SNAP_SEC_SREGS, KVM_SET_SREGS, "KVM_SET_SREGS", err)) ||
 	    (r = set_section(fd, id, img, SNAP_SEC_REGS, KVM_SET_REGS, "KVM_SET_REGS", err)) ||
