@@ -166,6 +166,7 @@ static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, struct
 	if (!c)
 		return kv_err_set(err, ENOMEM, "SHA-256");
 	uint64_t off = 0, data, end;
+	int r;
 	m->mem_data = 0;
 	while (next_extent(mem->fd, off, mem->total, &data, &end)) {
 		data &= ~(uint64_t)(SNAP_PAGE - 1);
@@ -176,12 +177,12 @@ static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, struct
 				m->mem_data += SNAP_PAGE;
 				continue;
 			}
-			if (p > run && write_all_at(fd, mem->host + run, p - run, run) < 0)
-				return kv_err_sys(err, errno, "writing memory");
+			if (p > run && (r = write_all_at(fd, mem->host + run, p - run, run)) < 0)
+				return kv_err_sys(err, -r, "writing memory");
 			run = p + SNAP_PAGE;
 		}
-		if (p > run && write_all_at(fd, mem->host + run, p - run, run) < 0)
-			return kv_err_sys(err, errno, "writing memory");
+		if (p > run && (r = write_all_at(fd, mem->host + run, p - run, run)) < 0)
+			return kv_err_sys(err, -r, "writing memory");
 		off = end;
 	}
 	EVP_DigestFinal_ex(c, m->mem_sha256, NULL);
@@ -471,8 +472,10 @@ static int write_state(struct vm *vm, int dirfd, const struct snap_manifest *m, 
 		r = kv_err_sys(err, errno, "creating state");
 		goto out;
 	}
-	if ((r = write_all_at(fd, w.buf, w.len, 0)) < 0 || (fsync(fd) < 0 && (r = -errno)))
+	if ((r = write_all_at(fd, w.buf, w.len, 0)) < 0)
 		kv_err_sys(err, -r, "writing state");
+	else if (fsync(fd) < 0)
+		r = kv_err_sys(err, errno, "syncing state");
 	close(fd);
 	*len = w.len;
 out:
@@ -506,10 +509,10 @@ int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids
 	memset(&m, 0, sizeof(m));
 	fill_manifest(vm, ids, &m);
 	uint64_t len = 0;
-	if ((r = save_memory(vm, dirfd, &m, err)) < 0 ||
-	    (r = write_state(vm, dirfd, &m, &len, err)) < 0 || (fsync(dirfd) < 0 && (r = -errno))) {
-		if (r == -errno && !err->msg[0])
-			kv_err_sys(err, -r, "syncing %s", dir);
+	if ((r = save_memory(vm, dirfd, &m, err)) == 0 &&
+	    (r = write_state(vm, dirfd, &m, &len, err)) == 0 && fsync(dirfd) < 0)
+		r = kv_err_sys(err, errno, "syncing the directory");
+	if (r < 0) {
 		remove_image(dir, dirfd);
 		close(dirfd);
 		return kv_err_wrap(err, r, "snapshot %s", dir);

@@ -334,3 +334,17 @@ EOF
 	grep -q '^kvbox-guest: counter: done$' "$T/run.out"
 	[ ! -e "$T/missing" ]
 }
+
+@test "a save that runs out of space: one line, the partial image removed, the guest goes on" {
+	mkdir "$T/small"
+	mount -t tmpfs -o size=32k tmpfs "$T/small" 2>/dev/null || skip "cannot mount a tmpfs (needs root)"
+	save_at 2 "$T/small/img"
+	local left
+	left=$(ls -A "$T/small")
+	umount "$T/small"
+	[ "$st" -eq 0 ]
+	grep -q "^kvbox boot: snapshot $T/small/img: writing memory: No space left on device; the guest goes on" "$T/run.err"
+	[ "$(grep -c . "$T/run.err")" -eq 1 ]
+	grep -q '^kvbox-guest: counter: done$' "$T/run.out"
+	[ -z "$left" ]
+}
