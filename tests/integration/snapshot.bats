@@ -200,7 +200,7 @@ EOF
 	until grep -q '^kvbox-guest: count 8$' "$T/run2.out"; do
 		sleep 0.05
 		i=$((i + 1))
-		[ $i -lt 400 ] && kill -0 $pid 2>/dev/null || { cat "$T/run2.err" >&2; false; }
+		[ $i -lt 400 ] && kill -0 $pid 2>/dev/null || { cat "$T/run2.out" "$T/run2.err" >&2; false; }
 	done
 	kill -QUIT "$(pgrep -P $pid)"
 	wait $pid
