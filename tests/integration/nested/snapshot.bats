@@ -87,6 +87,9 @@ save_at() {
 	[ $st -eq 0 ] || { echo "kvbox boot exited $st after USR1" >&2; return 1; }
 	grep -q "^kvbox: snapshot saved to $dir: " "$err"
 	[ -f "$dir/state" ] && [ -f "$dir/memory" ]
+	# the numbers, in the TAP output
+	sed -n 's/^kvbox: \(snapshot saved .*\)/# \1/p' "$err" >&3
+	echo "# memory file on disk: $(du -k "$dir/memory" | cut -f1) KiB" >&3
 }
 
 # field NAME LINE: the value of NAME=... in a kvbox-count line
@@ -96,6 +99,7 @@ field() {
 
 restore() {
 	run --separate-stderr timeout -k 10 600 "$kvbox" boot --restore "$image" --debug "$@" </dev/null
+	sed -n 's/^kvbox: \(restored .*\)/# \1/p' <<<"$stderr" >&3
 	echo "status $status"
 	echo "stderr: $stderr"
 	echo "console: $output"
@@ -157,13 +161,15 @@ last_saved() {
 	! grep -qi 'clocksource.*unstable\|time went backwards' <<<"$output"
 }
 
-@test "Linux: one image restored twice gives the same continuation" {
+@test "Linux: one image restored twice (copied, then mapped copy-on-write): the same continuation" {
 	local a b
 	restore
 	[ "$status" -eq 0 ]
 	a=$(grep -o 'kvbox-count [0-9]*' <<<"$output" | head -3 | tr '\n' ' ')
-	restore
+	restore --restore-cow
 	[ "$status" -eq 0 ]
+	grep -q 'mapped copy-on-write' <<<"$stderr"
+	continues
 	b=$(grep -o 'kvbox-count [0-9]*' <<<"$output" | head -3 | tr '\n' ' ')
 	echo "first: $a / second: $b"
 	[ -n "$a" ] && [ "$a" = "$b" ]
