@@ -497,6 +497,8 @@ int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids
 	int r = snapshot_check_vm(vm, err);
 	if (r < 0)
 		return r;
+	if (!dir || !*dir)
+		return kv_err_set(err, EINVAL, "snapshot: no directory given");
 	if (mkdir(dir, 0700) < 0)
 		return kv_err_sys(err, errno, "snapshot directory %s", dir);
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
