@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,8 +27,10 @@
 #include "util/file.h"
 #include "vmm/agent_chan.h"
 #include "vmm/boot_cmd.h"
+#include "vmm/boot_snapshot.h"
 #include "vmm/vm_boot.h"
 #include "vmm/runloop.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 #define INITRD_MAX_BYTES (1024u << 20)
@@ -54,8 +57,16 @@ struct boot_opts {
 	const char *rootfs;
 	struct gofer_share shares[GOFER_MAX_SHARES]; /* --rootfs first, then each --share */
 	unsigned nshares;
-	char *cmdline_buf;   /* --cmdline + ROOTFS_CMDLINE, owned */
-	char *agent_cmdline; /* ... + kvbox.agent_port=, owned */
+	/* snapshots (vmm/snapshot.h) */
+	int snapshot_on;	  /* --snapshot-on: the signal, 0 = none */
+	const char *snapshot_dir; /* --snapshot-dir */
+	bool snapshot_keep;	  /* --snapshot-leave-running */
+	const char *restore;	  /* --restore DIR */
+	bool restore_cow;	  /* --restore-cow */
+	bool machine_flags;	  /* a flag --restore cannot take was given */
+	const char *machine_flag; /* ... which one */
+	char *cmdline_buf;	  /* --cmdline + ROOTFS_CMDLINE, owned */
+	char *agent_cmdline;	  /* ... + kvbox.agent_port=, owned */
 };
 
 static void boot_usage(FILE *f)
@@ -74,7 +85,17 @@ static void boot_usage(FILE *f)
 		"boots with DIR as the guest's root filesystem (9p tag " ROOTFS_TAG ").\n"
 		"--agent boots the kvbox-agent initramfs (unless --initrd) with a virtio-vsock,\n"
 		"waits for the agent's HELLO, prints 'kvbox: agent ready: ...' and shuts the\n"
-		"guest down (an error if that takes over --agent-timeout, default 120 s).\n");
+		"guest down (an error if that takes over --agent-timeout, default 120 s).\n"
+		"\n"
+		"       kvbox boot ... --snapshot-on SIGNAL --snapshot-dir DIR\n"
+		"                  [--snapshot-leave-running]\n"
+		"       kvbox boot --restore DIR [--restore-cow] [--kernel FILE] [--memory SIZE]\n"
+		"                  [--cpus N] [--debug] [--snapshot-on SIGNAL --snapshot-dir DIR]\n"
+		"On SIGNAL (USR1 or QUIT) the guest is paused and saved to DIR (which must not\n"
+		"exist), then kvbox exits 0, or with --snapshot-leave-running the guest goes\n"
+		"on. --restore runs the saved guest from where it stopped; --kernel, --memory\n"
+		"and --cpus, if given, must match the image. --restore-cow maps DIR/memory\n"
+		"copy-on-write instead of copying it (pages load as the guest touches them).\n");
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(int code, const char *fmt, ...)
@@ -137,6 +158,39 @@ static int check_shares(struct boot_opts *o)
 	return 0;
 }
 
+static int snapshot_signal_parse(const char *s)
+{
+	if (strncmp(s, "SIG", 3) == 0)
+		s += 3;
+	if (strcmp(s, "USR1") == 0)
+		return SIGUSR1;
+	if (strcmp(s, "QUIT") == 0)
+		return SIGQUIT;
+	return 0;
+}
+
+static int check_snapshot_opts(struct boot_opts *o)
+{
+	if (!!o->snapshot_on != !!o->snapshot_dir)
+		return fail(2, "%s", "--snapshot-on and --snapshot-dir go together");
+	if (o->snapshot_keep && !o->snapshot_on)
+		return fail(2, "%s", "--snapshot-leave-running needs --snapshot-on");
+	if (o->snapshot_dir && access(o->snapshot_dir, F_OK) == 0)
+		return fail(
+		    2, "--snapshot-dir %s: already exists (a snapshot goes to a new directory)",
+		    o->snapshot_dir);
+	if (o->restore_cow && !o->restore)
+		return fail(2, "%s", "--restore-cow needs --restore");
+	if (!o->restore)
+		return 0;
+	if (o->machine_flag || o->nshares || o->rootfs)
+		return fail(2, "%s: not with --restore (the image fixes the machine)",
+			    o->machine_flag ? o->machine_flag
+			    : o->rootfs	    ? "--rootfs"
+					    : "--share");
+	return 0;
+}
+
 static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 {
 	static const struct option longopts[] = {
@@ -151,6 +205,11 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 	    {"rootfs", required_argument, NULL, 'r'},
 	    {"agent", no_argument, NULL, 'A'},
 	    {"agent-timeout", required_argument, NULL, 'T'},
+	    {"snapshot-on", required_argument, NULL, 'O'},
+	    {"snapshot-dir", required_argument, NULL, 'D'},
+	    {"snapshot-leave-running", no_argument, NULL, 'L'},
+	    {"restore", required_argument, NULL, 'X'},
+	    {"restore-cow", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -169,9 +228,11 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 			break;
 		case 'i':
 			o->initrd = optarg;
+			o->machine_flag = "--initrd";
 			break;
 		case 'c':
 			o->cmdline = optarg;
+			o->machine_flag = "--cmdline";
 			break;
 		case 'n':
 			o->cpus_arg = optarg;
@@ -184,9 +245,11 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 			break;
 		case 'R':
 			o->no_rng = true;
+			o->machine_flag = "--no-rng";
 			break;
 		case 'A':
 			o->agent = true;
+			o->machine_flag = "--agent";
 			break;
 		case 'T': {
 			char *end;
@@ -207,6 +270,22 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 				return fail(2, "%s", "--rootfs given twice");
 			o->rootfs = optarg;
 			break;
+		case 'O':
+			if ((o->snapshot_on = snapshot_signal_parse(optarg)) == 0)
+				return fail(2, "--snapshot-on '%s': expected USR1 or QUIT", optarg);
+			break;
+		case 'D':
+			o->snapshot_dir = optarg;
+			break;
+		case 'L':
+			o->snapshot_keep = true;
+			break;
+		case 'X':
+			o->restore = optarg;
+			break;
+		case 'W':
+			o->restore_cow = true;
+			break;
 		case 'h':
 			boot_usage(stdout);
 			exit(0);
@@ -217,9 +296,12 @@ static int parse_boot_opts(int argc, char **argv, struct boot_opts *o)
 	}
 	if (optind < argc)
 		return fail(2, "unexpected argument '%s'", argv[optind]);
+	int r = check_snapshot_opts(o);
+	if (r || o->restore)
+		return r;
 	if (!o->kernel)
 		return fail(2, "%s", "--kernel FILE is required");
-	int r = check_shares(o);
+	r = check_shares(o);
 	if (r || !o->agent)
 		return r;
 	if (asprintf(&o->agent_cmdline, "%s%skvbox.agent_port=%u", o->cmdline,
@@ -307,12 +389,59 @@ static int boot_prepare(struct vm *vm, const struct boot_opts *o, struct kv_err 
 	return vm_boot_load(vm, &cfg, &b, err);
 }
 
+/* Boots or restores the VM and arms --snapshot-on; 0, or the exit status
+ * after one line on stderr. */
+static int prepare(struct vm *vm, const struct boot_opts *o, struct boot_snapshot *bs,
+		   struct kv_err *err)
+{
+	int r;
+	if (o->snapshot_on) {
+		/* Held pending until the event loop's signalfd takes it. */
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, o->snapshot_on);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		bs->dir = o->snapshot_dir;
+		bs->leave_running = o->snapshot_keep;
+	}
+	if (o->restore) {
+		struct boot_restore_req req = {
+		    .dir = o->restore,
+		    .kernel = o->kernel,
+		    .mem_bytes = o->memory_arg ? o->mem_bytes : 0,
+		    .ncpus = o->cpus_arg ? o->ncpus : 0,
+		    .debug = o->debug,
+		    .no_ioeventfd = env_flag("KVBOX_NO_IOEVENTFD"),
+		    .no_irqfd = env_flag("KVBOX_NO_IRQFD"),
+		    .cow = o->restore_cow,
+		};
+		r = boot_restore_prepare(vm, &req, &bs->ids, err);
+	} else {
+		r = boot_prepare(vm, o, err);
+		if (r == 0 && o->snapshot_on) {
+			snprintf(bs->ids.kernel_path, sizeof(bs->ids.kernel_path), "%s", o->kernel);
+			r = snapshot_file_id(o->kernel, bs->ids.kernel_sha256, &bs->ids.kernel_size,
+					     err);
+		}
+	}
+	if (r < 0) {
+		fprintf(stderr, "kvbox boot: %s\n", err->msg);
+		return 1;
+	}
+	if (o->snapshot_on && boot_snapshot_arm(vm, o->snapshot_on, bs, err) < 0) {
+		fprintf(stderr, "kvbox boot: %s\n", err->msg);
+		return 2;
+	}
+	return 0;
+}
+
 static int exit_status(const struct vm *vm, enum vm_exit_kind kind)
 {
 	switch (kind) {
 	case VM_EXIT_REBOOT:
 	case VM_EXIT_POWEROFF:
 	case VM_EXIT_USER:
+	case VM_EXIT_SNAPSHOT:
 		return 0;
 	case VM_EXIT_PANIC:
 		return 3;
@@ -344,7 +473,7 @@ int cmd_boot(int argc, char **argv)
 	cleanup_free char *agent_cmdline_owned = o.agent_cmdline;
 	(void)cmdline_owned; /* freed on the way out; o.cmdline may point at them */
 	(void)agent_cmdline_owned;
-	if (access(o.kernel, R_OK) < 0)
+	if (o.kernel && access(o.kernel, R_OK) < 0)
 		return fail(2, "--kernel %s: %s", o.kernel, strerror(errno));
 	struct kvm_sys probe;
 	struct kv_err err = {0};
@@ -357,12 +486,12 @@ int cmd_boot(int argc, char **argv)
 	if ((r = check_sizes(&o, max_vcpus)))
 		return r;
 	cleanup_free struct vm *vm = calloc(1, sizeof(*vm));
-	if (!vm)
+	cleanup_free struct boot_snapshot *bs = calloc(1, sizeof(*bs));
+	if (!vm || !bs)
 		return fail(1, "%s", "out of memory");
-	if (boot_prepare(vm, &o, &err) < 0) {
-		fprintf(stderr, "kvbox boot: %s\n", err.msg);
+	if ((r = prepare(vm, &o, bs, &err)) != 0) {
 		vm_destroy(vm);
-		return 1;
+		return r;
 	}
 	if (o.debug) {
 		fprintf(stderr, "kvbox: KVM flavour %s, %u vCPU(s), %llu MiB\n",

@@ -13,6 +13,23 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+/* Records the mapping p of `bytes` and splits it around the MMIO hole. */
+static void layout(struct guest_mem *m, uint8_t *p, uint64_t bytes, uint64_t hole_start)
+{
+	(void)madvise(p, bytes, MADV_DONTDUMP);
+	m->host = p;
+	m->mapped = true;
+	m->total = bytes;
+	uint64_t low = bytes < hole_start ? bytes : hole_start;
+	m->regions[0] = (struct guest_region){.gpa = 0, .size = low, .offset = 0};
+	m->nregions = 1;
+	if (bytes > low) {
+		m->regions[1] = (struct guest_region){
+		    .gpa = 0x100000000ULL, .size = bytes - low, .offset = low};
+		m->nregions = 2;
+	}
+}
+
 int guest_mem_create(struct guest_mem *m, uint64_t bytes, uint64_t hole_start, struct kv_err *err)
 {
 	memset(m, 0, sizeof(*m));
@@ -40,28 +57,36 @@ int guest_mem_create(struct guest_mem *m, uint64_t bytes, uint64_t hole_start, s
 		return kv_err_sys(err, e, "mapping %llu bytes of guest memory",
 				  (unsigned long long)bytes);
 	}
-	(void)madvise(p, bytes, MADV_DONTDUMP);
 	m->fd = fd;
-	m->host = p;
-	m->total = bytes;
-	uint64_t low = bytes < hole_start ? bytes : hole_start;
-	m->regions[0] = (struct guest_region){.gpa = 0, .size = low, .offset = 0};
-	m->nregions = 1;
-	if (bytes > low) {
-		m->regions[1] = (struct guest_region){
-		    .gpa = 0x100000000ULL, .size = bytes - low, .offset = low};
-		m->nregions = 2;
-	}
+	layout(m, p, bytes, hole_start);
+	return 0;
+}
+
+int guest_mem_map_file(struct guest_mem *m, int fd, uint64_t bytes, uint64_t hole_start,
+		       struct kv_err *err)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (bytes == 0 || bytes % 4096)
+		return kv_err_set(err, EINVAL,
+				  "guest memory size %llu is not a positive multiple of 4 KiB",
+				  (unsigned long long)bytes);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED)
+		return kv_err_sys(err, errno, "mapping %llu bytes of the memory file",
+				  (unsigned long long)bytes);
+	layout(m, p, bytes, hole_start);
 	return 0;
 }
 
 void guest_mem_destroy(struct guest_mem *m)
 {
-	if (m->host && m->fd >= 0)
+	if (m->host && m->mapped)
 		munmap(m->host, m->total);
 	if (m->fd >= 0)
 		close(m->fd);
 	m->host = NULL;
+	m->mapped = false;
 	m->fd = -1;
 }
 
@@ -94,6 +119,7 @@ int guest_mem_from_fd(struct guest_mem *m, int fd, uint64_t size,
 				  (unsigned long long)size);
 	(void)madvise(p, size, MADV_DONTDUMP);
 	m->fd = fd;
+	m->mapped = true;
 	m->host = p;
 	m->total = size;
 	m->nregions = nregions;

@@ -23,7 +23,8 @@ struct guest_region {
 };
 
 struct guest_mem {
-	int fd;		/* memfd backing all of RAM, -1 for fake memory */
+	int fd;		/* memfd backing all of RAM, -1 for fake or file-mapped memory */
+	bool mapped;	/* host is our own mapping (memfd or file), unmapped on destroy */
 	uint8_t *host;	/* host mapping of the whole memfd */
 	uint64_t total; /* bytes of RAM (sum of regions) */
 	unsigned nregions;
@@ -34,6 +35,15 @@ struct guest_mem {
  * below and above the MMIO hole starting at `hole_start` (4 GiB end). */
 int guest_mem_create(struct guest_mem *m, uint64_t bytes, uint64_t hole_start, struct kv_err *err);
 void guest_mem_destroy(struct guest_mem *m);
+
+/* RAM as a private (copy-on-write) mapping of `bytes` of the file fd (a
+ * snapshot's memory file, vmm/snapshot.h): pages are read from the page
+ * cache when the guest first touches them, shared between every VM that
+ * maps the same file, and copied on the first write.  Laid out as
+ * guest_mem_create() does.  fd stays the caller's; m->fd is -1 (no memfd
+ * to hand to a gofer). */
+int guest_mem_map_file(struct guest_mem *m, int fd, uint64_t bytes, uint64_t hole_start,
+		       struct kv_err *err);
 
 /* Maps guest RAM another process created (the gofer, from the VMM's
  * memfd): `size` bytes of fd laid out as regions[0..n).  The fd must be

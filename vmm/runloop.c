@@ -112,6 +112,10 @@ static void loop_signal(struct loop *l)
 	struct signalfd_siginfo si;
 	if (read(l->sigfd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (l->vm->user_signal && (int)si.ssi_signo == l->vm->user_signal) {
+		l->vm->user_signal_cb(l->vm, l->vm->user_signal_ctx);
+		return;
+	}
 	l->vm->exit_signal = (int)si.ssi_signo;
 	vm_request_exit(l->vm, VM_EXIT_SIGNAL, "stopped by signal %s",
 			strsignal((int)si.ssi_signo));
@@ -135,6 +139,8 @@ static int loop_init(struct loop *l, struct vm *vm, int console_in)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	if (vm->user_signal)
+		sigaddset(&set, vm->user_signal);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	l->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (l->epfd < 0 || l->sigfd < 0 || epoll_add(l->epfd, vm->stop_fd, TOK_STOP) < 0 ||

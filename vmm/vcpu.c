@@ -169,6 +169,13 @@ static bool vcpu_park(struct vcpu *v)
 		pthread_mutex_unlock(&vm->pause_lock);
 		return false;
 	}
+	if (vm->pause_req) {
+		/* An exit the guest is still inside (a port read whose data
+		 * sits in kvm_run) completes only in KVM_RUN: enter once with
+		 * immediate_exit still set, so a paused vCPU's state is whole
+		 * (a snapshot reads it).  Returns EINTR at once. */
+		(void)ioctl(v->fd, KVM_RUN, 0);
+	}
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 	if (vm->pause_req) {
 		vm->parked++;

@@ -36,6 +36,7 @@ const char *vm_exit_kind_name(enum vm_exit_kind k)
 	    [VM_EXIT_ERROR] = "error",
 	    [VM_EXIT_USER] = "quit",
 	    [VM_EXIT_SIGNAL] = "signal",
+	    [VM_EXIT_SNAPSHOT] = "snapshot saved",
 	};
 	return k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
@@ -148,7 +149,7 @@ static void *pit_create_thread(void *arg)
 	return NULL;
 }
 
-static int vm_pit_wait(struct vm *vm, struct kv_err *err)
+int vm_wait_pit(struct vm *vm, struct kv_err *err)
 {
 	if (!vm->pit_thread_started)
 		return 0;
@@ -161,7 +162,9 @@ static int vm_pit_wait(struct vm *vm, struct kv_err *err)
 
 static int vm_create_memory(struct vm *vm, struct kv_err *err)
 {
-	int r = guest_mem_create(&vm->mem, vm->cfg.mem_bytes, X86_MMIO_HOLE_START, err);
+	int r = vm->cfg.mem_file ? guest_mem_map_file(&vm->mem, vm->cfg.mem_file_fd,
+						      vm->cfg.mem_bytes, X86_MMIO_HOLE_START, err)
+				 : guest_mem_create(&vm->mem, vm->cfg.mem_bytes, X86_MMIO_HOLE_START, err);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
@@ -263,7 +266,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kv_err *err)
 
 int vm_start_vcpus(struct vm *vm, struct kv_err *err)
 {
-	int r = vm_pit_wait(vm, err);
+	int r = vm_wait_pit(vm, err);
 	if (r < 0)
 		return r;
 	/* vCPU threads never take process signals: SIGINT/SIGTERM/SIGHUP
@@ -275,6 +278,8 @@ int vm_start_vcpus(struct vm *vm, struct kv_err *err)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGCHLD);
+	if (vm->user_signal)
+		sigaddset(&block, vm->user_signal);
 	pthread_sigmask(SIG_BLOCK, &block, &saved);
 	for (unsigned i = 0; i < vm->ncpus && r == 0; i++) {
 		struct vcpu *v = &vm->vcpus[i];
@@ -388,7 +393,7 @@ void vm_stop_vcpus(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
-	vm_pit_wait(vm, NULL);
+	vm_wait_pit(vm, NULL);
 	vm_stop_vcpus(vm);
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vcpu_destroy(&vm->vcpus[i]);

@@ -42,6 +42,7 @@ enum vm_exit_kind {
 	VM_EXIT_ERROR,	      /* KVM or VMM failure */
 	VM_EXIT_USER,	      /* the user quit from the console */
 	VM_EXIT_SIGNAL,	      /* the VMM got SIGTERM/SIGINT/SIGHUP */
+	VM_EXIT_SNAPSHOT,     /* saved to a snapshot, then stopped (kvbox boot) */
 };
 
 struct vm;
@@ -74,6 +75,10 @@ struct vm_config {
 	 * tap fd is dup'ed by vm_create(): the caller may close its own after. */
 	const struct virtio_net_params *nets;
 	unsigned nnets;
+	/* RAM as a copy-on-write mapping of this file instead of a memfd (a
+	 * snapshot's memory file, kvbox boot --restore-cow); no shares then. */
+	bool mem_file;
+	int mem_file_fd;
 };
 
 /* What the main-thread event loop did, for --debug (vmm/runloop.c). */
@@ -114,6 +119,13 @@ struct vm {
 	bool pit_thread_started;
 	int pit_errno;
 
+	/* One more signal vm_run() serves on its signalfd (kvbox boot
+	 * --snapshot-on): user_signal_cb runs on the event-loop thread.
+	 * 0: none.  Blocked in vCPU threads. */
+	int user_signal;
+	void (*user_signal_cb)(struct vm *vm, void *ctx);
+	void *user_signal_ctx;
+
 	int stop_fd; /* eventfd: the machine has ended */
 	pthread_mutex_t exit_lock;
 	enum vm_exit_kind exit_kind;
@@ -131,6 +143,9 @@ void vm_destroy(struct vm *vm);
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Waits for the PIT set-up thread (vm_start_vcpus does it too); a
+ * restore needs the PIT before it sets its state. */
+int vm_wait_pit(struct vm *vm, struct kv_err *err);
 /* Starts the vCPU threads. */
 int vm_start_vcpus(struct vm *vm, struct kv_err *err);
 /* Kicks every vCPU out of KVM_RUN and joins the threads. */

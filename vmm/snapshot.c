@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Snapshot save and restore of a whole VM (see vmm/snapshot.h): the image
+ * directory, guest memory as a sparse file, the legacy devices and the
+ * virtio-mmio transports.  The KVM state is vmm/snapshot_kvm.c's; the
+ * state file's format is vmm/snapshot_format.c's.
+ *
+ * Save:    mkdir DIR -> DIR/memory (non-zero pages of the RAM memfd, found
+ *          with SEEK_DATA/SEEK_HOLE, hashed as they are written) ->
+ *          DIR/state (manifest with the memory's hash, KVM VM state, each
+ *          vCPU, devices) -> fsync both; any failure removes DIR.
+ * Restore: DIR/state parsed and checked whole (snapshot_open) -> the VM
+ *          built from its manifest -> memory copied in and its hash
+ *          checked -> KVM VM state, vCPUs, devices -> every live queue
+ *          kicked once (a notification that was in flight is not lost).
+ */
+#include "vmm/snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <openssl/evp.h>
+
+#include "util/cleanup.h"
+#include "util/file.h"
+#include "vmm/snapshot_internal.h"
+
+#define COPY_CHUNK (1u << 20)
+
+static uint64_t now_usec(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+static void evp_freep(EVP_MD_CTX **c)
+{
+	if (*c)
+		EVP_MD_CTX_free(*c);
+}
+#define cleanup_evp __attribute__((cleanup(evp_freep)))
+
+static EVP_MD_CTX *sha_new(void)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int snapshot_file_id(const char *path, uint8_t sha[32], uint64_t *size, struct kv_err *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kv_err_sys(err, errno, "%s", path);
+	cleanup_evp EVP_MD_CTX *c = sha_new();
+	cleanup_free uint8_t *buf = malloc(COPY_CHUNK);
+	if (!c || !buf)
+		return kv_err_set(err, ENOMEM, "hashing %s", path);
+	*size = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, COPY_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kv_err_sys(err, errno, "reading %s", path);
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(c, buf, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	EVP_DigestFinal_ex(c, sha, NULL);
+	return 0;
+}
+
+int snapshot_check_vm(const struct vm *vm, struct kv_err *err)
+{
+	if (vm->virtio.p9.n)
+		return kv_err_set(err, EOPNOTSUPP,
+				  "virtio-9p share '%s' cannot be snapshotted yet (the gofer's "
+				  "open files are not saved)",
+				  vm->cfg.shares ? vm->cfg.shares[0].tag : "?");
+	if (vm->virtio.vsock_live)
+		return kv_err_set(err, EOPNOTSUPP,
+				  "virtio-vsock cannot be snapshotted yet (its connections are "
+				  "not saved)");
+	if (vm->cfg.nnets)
+		return kv_err_set(err, EOPNOTSUPP,
+				  "virtio-net cannot be snapshotted yet (the tap and in-flight "
+				  "frames are not saved)");
+	return 0;
+}
+
+/* ---- memory ---- */
+
+static bool page_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	uint64_t acc = 0;
+	for (unsigned i = 0; i < SNAP_PAGE / 8; i++)
+		acc |= q[i];
+	return acc == 0;
+}
+
+static void hash_page(EVP_MD_CTX *c, uint64_t off, const uint8_t *p)
+{
+	uint64_t le = htole64(off);
+	EVP_DigestUpdate(c, &le, sizeof(le));
+	EVP_DigestUpdate(c, p, SNAP_PAGE);
+}
+
+static int write_all_at(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* The next [*data, *end) that may hold data at or after off; false at EOF.
+ * Without SEEK_DATA support everything counts as data. */
+static bool next_extent(int fd, uint64_t off, uint64_t total, uint64_t *data, uint64_t *end)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+	if (d < 0) {
+		if (errno == ENXIO)
+			return false;
+		*data = off;
+		*end = total;
+		return off < total;
+	}
+	off_t h = lseek(fd, d, SEEK_HOLE);
+	*data = (uint64_t)d;
+	*end = h < 0 || (uint64_t)h > total ? total : (uint64_t)h;
+	return *data < total;
+}
+
+static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, struct kv_err *err)
+{
+	const struct guest_mem *mem = &vm->mem;
+	cleanup_close int fd =
+	    openat(dirfd, "memory", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kv_err_sys(err, errno, "creating memory");
+	if (ftruncate(fd, (off_t)mem->total) < 0)
+		return kv_err_sys(err, errno, "sizing memory");
+	cleanup_evp EVP_MD_CTX *c = sha_new();
+	if (!c)
+		return kv_err_set(err, ENOMEM, "SHA-256");
+	uint64_t off = 0, data, end;
+	int r;
+	m->mem_data = 0;
+	while (next_extent(mem->fd, off, mem->total, &data, &end)) {
+		data &= ~(uint64_t)(SNAP_PAGE - 1);
+		uint64_t run = data, p;
+		for (p = data; p < end; p += SNAP_PAGE) {
+			if (!page_zero(mem->host + p)) {
+				hash_page(c, p, mem->host + p);
+				m->mem_data += SNAP_PAGE;
+				continue;
+			}
+			if (p > run && (r = write_all_at(fd, mem->host + run, p - run, run)) < 0)
+				return kv_err_sys(err, -r, "writing memory");
+			run = p + SNAP_PAGE;
+		}
+		if (p > run && (r = write_all_at(fd, mem->host + run, p - run, run)) < 0)
+			return kv_err_sys(err, -r, "writing memory");
+		off = end;
+	}
+	EVP_DigestFinal_ex(c, m->mem_sha256, NULL);
+	if (fsync(fd) < 0)
+		return kv_err_sys(err, errno, "syncing memory");
+	return 0;
+}
+
+/* Hashes the non-zero pages of buf (len bytes read at file offset off)
+ * and, when copying, writes each run of them into guest RAM: with pwrite
+ * on the memfd, which allocates its pages in the kernel instead of taking
+ * a page fault per page through the mapping. */
+static int take_pages(const struct guest_mem *mem, bool copy, EVP_MD_CTX *c, const uint8_t *buf,
+		      size_t len, uint64_t off, uint64_t *got)
+{
+	size_t run = 0, i;
+	for (i = 0; i <= len; i += SNAP_PAGE) {
+		bool data = i < len && !page_zero(buf + i);
+		if (data) {
+			hash_page(c, off + i, buf + i);
+			*got += SNAP_PAGE;
+			continue;
+		}
+		if (copy && i > run) {
+			int r = mem->fd >= 0
+				    ? write_all_at(mem->fd, buf + run, i - run, off + run)
+				    : (memcpy(mem->host + off + run, buf + run, i - run), 0);
+			if (r < 0)
+				return r;
+		}
+		run = i + SNAP_PAGE;
+	}
+	return 0;
+}
+
+static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st,
+			  struct kv_err *err)
+{
+	const struct snap_manifest *m = &s->img->man;
+	const struct guest_mem *mem = &vm->mem;
+	int fd = s->memfd;
+	bool copy = !vm->cfg.mem_file; /* mapped: only check the hash */
+	cleanup_evp EVP_MD_CTX *c = sha_new();
+	cleanup_free uint8_t *buf = aligned_alloc(SNAP_PAGE, COPY_CHUNK);
+	if (!c || !buf)
+		return kv_err_set(err, ENOMEM, "restoring memory");
+	uint64_t off = 0, data, end, got = 0;
+	int r;
+	while (next_extent(fd, off, mem->total, &data, &end)) {
+		for (uint64_t p = data & ~(uint64_t)(SNAP_PAGE - 1); p < end;) {
+			size_t want = end - p < COPY_CHUNK ? (size_t)(end - p) : COPY_CHUNK;
+			ssize_t n = pread(fd, buf, want, (off_t)p);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0 || n % SNAP_PAGE)
+				return kv_err_set(err, EIO, "%s/memory: short read at %llu", s->dir,
+						  (unsigned long long)p);
+			if ((r = take_pages(mem, copy, c, buf, (size_t)n, p, &got)) < 0)
+				return kv_err_sys(err, -r, "loading guest memory at %llu",
+						  (unsigned long long)p);
+			p += (uint64_t)n;
+		}
+		off = end;
+	}
+	uint8_t sum[32];
+	EVP_DigestFinal_ex(c, sum, NULL);
+	if (got != m->mem_data || memcmp(sum, m->mem_sha256, 32))
+		return kv_err_set(err, EINVAL,
+				  "%s/memory: checksum mismatch (%llu bytes of data, the manifest "
+				  "says %llu): the image is corrupted",
+				  s->dir, (unsigned long long)got, (unsigned long long)m->mem_data);
+	st->mem_data = got;
+	return 0;
+}
+
+/* ---- legacy devices ---- */
+
+static void save_uart(struct vm *vm, struct snap_writer *w)
+{
+	struct uart8250 *u = &vm->com1;
+	struct snap_uart su;
+	uint8_t b[SNAP_UART_LEN];
+	pthread_mutex_lock(&u->lock);
+	su.ier = u->ier, su.lcr = u->lcr, su.mcr = u->mcr, su.lsr = u->lsr, su.msr = u->msr;
+	su.scr = u->scr, su.dll = u->dll, su.dlm = u->dlm, su.fcr = u->fcr;
+	su.thr_ipending = u->thr_ipending;
+	su.irq_level = (uint8_t)u->irq_level;
+	su.rx_head = (uint8_t)u->rx_head;
+	su.rx_count = (uint8_t)u->rx_count;
+	memcpy(su.rx, u->rx, SNAP_UART_FIFO);
+	pthread_mutex_unlock(&u->lock);
+	snap_uart_encode(&su, b);
+	snap_writer_add(w, SNAP_SEC_UART, 0, b, sizeof(b));
+}
+
+static int restore_uart(struct vm *vm, const struct snap_image *img, struct kv_err *err)
+{
+	const struct snap_section *s = snap_find(img, SNAP_SEC_UART, 0);
+	struct snap_uart su;
+	int r = snap_uart_decode(s->data, s->len, &su, err);
+	if (r < 0)
+		return r;
+	struct uart8250 *u = &vm->com1;
+	_Static_assert(SNAP_UART_FIFO == UART_FIFO_SIZE, "FIFO sizes agree");
+	pthread_mutex_lock(&u->lock);
+	u->ier = su.ier, u->lcr = su.lcr, u->mcr = su.mcr, u->lsr = su.lsr, u->msr = su.msr;
+	u->scr = su.scr, u->dll = su.dll, u->dlm = su.dlm, u->fcr = su.fcr;
+	u->thr_ipending = su.thr_ipending;
+	u->irq_level = su.irq_level; /* the restored irqchip has the line as it was */
+	u->rx_head = su.rx_head;
+	u->rx_count = su.rx_count;
+	memcpy(u->rx, su.rx, SNAP_UART_FIFO);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+/* ---- virtio-mmio transports ---- */
+
+static void save_virtio(struct vm *vm, unsigned slot, struct snap_writer *w)
+{
+	struct virtio_dev *d = vm->virtio.slot[slot].dev;
+	struct snap_virtio v = {0};
+	uint8_t b[SNAP_VIRTIO_HDR_LEN + SNAP_VQ_MAX * SNAP_VQ_LEN];
+	pthread_mutex_lock(&d->lock);
+	v.device_id = d->info->device_id;
+	v.nqueues = d->info->nqueues;
+	v.status = __atomic_load_n(&d->status, __ATOMIC_ACQUIRE);
+	v.isr = __atomic_load_n(&d->isr, __ATOMIC_ACQUIRE);
+	v.offered = d->offered;
+	v.features = d->features;
+	v.features_beyond_64 = d->features_beyond_64;
+	v.dev_features_sel = d->dev_features_sel;
+	v.drv_features_sel = d->drv_features_sel;
+	v.queue_sel = d->queue_sel;
+	v.config_generation = __atomic_load_n(&d->config_generation, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < v.nqueues && i < SNAP_VQ_MAX; i++) {
+		const struct virtq *q = &d->queues[i];
+		v.q[i] = (struct snap_vq){
+		    .max_size = q->max_size,
+		    .size = q->size,
+		    .last_avail = q->last_avail,
+		    .used_idx = q->used_idx,
+		    .signalled_used = q->signalled_used,
+		    .enabled = q->enabled,
+		    .event_idx = q->event_idx,
+		    .indirect = q->indirect,
+		    .signalled_valid = q->signalled_valid,
+		    .error = (uint32_t)__atomic_load_n(&q->error, __ATOMIC_RELAXED),
+		    .desc = q->desc_gpa,
+		    .avail = q->avail_gpa,
+		    .used = q->used_gpa,
+		};
+	}
+	pthread_mutex_unlock(&d->lock);
+	snap_writer_add(w, SNAP_SEC_VIRTIO, slot, b, snap_virtio_encode(&v, b));
+}
+
+static int restore_queue(struct virtio_dev *d, unsigned i, const struct snap_vq *sq,
+			 uint64_t features, struct kv_err *err)
+{
+	struct virtq *q = &d->queues[i];
+	if (sq->max_size != q->max_size)
+		return kv_err_set(err, EINVAL, "queue %u: %u entries at most, this device %u", i,
+				  sq->max_size, q->max_size);
+	if (sq->error && !vq_is_guest_error(-(int)sq->error))
+		return kv_err_set(err, EINVAL, "queue %u: unknown error %u", i, sq->error);
+	virtq_init(q, sq->max_size);
+	q->size = sq->size;
+	q->desc_gpa = sq->desc;
+	q->avail_gpa = sq->avail;
+	q->used_gpa = sq->used;
+	if (sq->enabled) {
+		uint64_t f = features & ~((1ULL << VIRTIO_RING_F_EVENT_IDX) |
+					  (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
+		f |= (uint64_t)sq->event_idx << VIRTIO_RING_F_EVENT_IDX;
+		f |= (uint64_t)sq->indirect << VIRTIO_RING_F_INDIRECT_DESC;
+		int r = virtq_enable(q, d->mem, f);
+		if (r < 0)
+			return kv_err_set(err, EINVAL, "queue %u: %s", i, vq_strerror(r));
+		q->last_avail = sq->last_avail;
+		q->used_idx = sq->used_idx;
+		q->signalled_used = sq->signalled_used;
+		q->signalled_valid = sq->signalled_valid;
+	}
+	q->error = (int)sq->error;
+	return 0;
+}
+
+static int restore_virtio(struct vm *vm, unsigned slot, const struct snap_image *img,
+			  struct kv_err *err)
+{
+	const struct snap_section *s = snap_find(img, SNAP_SEC_VIRTIO, slot);
+	struct virtio_dev *d = vm->virtio.slot[slot].dev;
+	struct snap_virtio v;
+	int r = snap_virtio_decode(s->data, s->len, &v, err);
+	if (r < 0)
+		return r;
+	if (v.device_id != d->info->device_id || v.nqueues != d->info->nqueues ||
+	    v.offered != d->offered)
+		return kv_err_set(err, EINVAL,
+				  "device id %u with %u queues and features 0x%llx, this VM has "
+				  "%s (id %u, %u queues, 0x%llx)",
+				  v.device_id, v.nqueues, (unsigned long long)v.offered,
+				  d->info->name, d->info->device_id, d->info->nqueues,
+				  (unsigned long long)d->offered);
+	pthread_mutex_lock(&d->lock);
+	for (unsigned i = 0; i < v.nqueues && r == 0; i++)
+		r = restore_queue(d, i, &v.q[i], v.features, err);
+	if (r == 0) {
+		d->features = v.features;
+		d->features_beyond_64 = v.features_beyond_64;
+		d->dev_features_sel = v.dev_features_sel;
+		d->drv_features_sel = v.drv_features_sel;
+		d->queue_sel = v.queue_sel;
+		__atomic_store_n(&d->config_generation, v.config_generation, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->isr, v.isr, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->status, v.status, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+/* A notification the guest made just before the save may not have been
+ * served, and an interrupt raised just before it may not have reached
+ * the irqchip (KVM injects irqfd writes from a worker): serve every live
+ * queue once (an empty queue costs nothing) and raise the line again of
+ * every device with InterruptStatus set (the driver reads it; a spare
+ * interrupt is harmless). */
+static void kick_queues(struct vm *vm)
+{
+	for (unsigned slot = 0; slot < vm->virtio.n; slot++) {
+		struct vm_virtio_slot *s = &vm->virtio.slot[slot];
+		struct virtio_dev *d = s->dev;
+		for (unsigned q = 0; q < d->info->nqueues; q++)
+			virtio_dev_kick(d, q);
+		uint64_t one = 1;
+		if (__atomic_load_n(&d->isr, __ATOMIC_ACQUIRE) && s->irqfd >= 0)
+			(void)!write(s->irqfd, &one, sizeof(one));
+	}
+}
+
+/* ---- the image ---- */
+
+static void fill_manifest(struct vm *vm, const struct snapshot_ids *ids, struct snap_manifest *m)
+{
+	snprintf(m->kvbox_version, sizeof(m->kvbox_version), "%s", KVBOX_VERSION);
+	if (ids) {
+		snprintf(m->kernel_path, sizeof(m->kernel_path), "%s", ids->kernel_path);
+		memcpy(m->kernel_sha256, ids->kernel_sha256, 32);
+		m->kernel_size = ids->kernel_size;
+		if (ids->agent) {
+			memcpy(m->agent_sha256, ids->agent_sha256, 32);
+			m->agent_size = ids->agent_size;
+		}
+	}
+	m->mem_bytes = vm->mem.total;
+	m->ncpus = vm->ncpus;
+	m->machine = vm->cfg.no_rng ? 0 : SNAP_MACHINE_RNG;
+	m->nvirtio = vm->virtio.n;
+	m->flavour = vm->kvm.flavour;
+	m->tsc_khz = snap_tsc_khz(vm);
+	m->created = (uint64_t)time(NULL);
+}
+
+static int write_state(struct vm *vm, int dirfd, const struct snap_manifest *m, uint64_t *len,
+		       struct kv_err *err)
+{
+	struct snap_writer w;
+	int r = 0;
+	snap_writer_init(&w);
+	snap_writer_manifest(&w, m);
+	if ((r = snap_save_vm_kvm(vm, &w, err)) < 0)
+		goto out;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if ((r = snap_save_vcpu(vm, i, &w, err)) < 0)
+			goto out;
+	save_uart(vm, &w);
+	snap_writer_add(&w, SNAP_SEC_RTC, 0, &vm->rtc.index, 1);
+	for (unsigned i = 0; i < vm->virtio.n; i++)
+		save_virtio(vm, i, &w);
+	if ((r = snap_writer_finish(&w)) < 0) {
+		r = kv_err_set(err, -r, "building the state file: %s", strerror(-r));
+		goto out;
+	}
+	int fd = openat(dirfd, "state", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = kv_err_sys(err, errno, "creating state");
+		goto out;
+	}
+	if ((r = write_all_at(fd, w.buf, w.len, 0)) < 0)
+		kv_err_sys(err, -r, "writing state");
+	else if (fsync(fd) < 0)
+		r = kv_err_sys(err, errno, "syncing state");
+	close(fd);
+	*len = w.len;
+out:
+	snap_writer_free(&w);
+	return r;
+}
+
+static void remove_image(const char *dir, int dirfd)
+{
+	unlinkat(dirfd, "state", 0);
+	unlinkat(dirfd, "memory", 0);
+	rmdir(dir);
+}
+
+int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids,
+		  struct snapshot_stats *st, struct kv_err *err)
+{
+	uint64_t t0 = now_usec();
+	int r = snapshot_check_vm(vm, err);
+	if (r < 0)
+		return r;
+	if (!dir || !*dir)
+		return kv_err_set(err, EINVAL, "snapshot: no directory given");
+	if (mkdir(dir, 0700) < 0)
+		return kv_err_sys(err, errno, "snapshot directory %s", dir);
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		r = kv_err_sys(err, errno, "snapshot directory %s", dir);
+		rmdir(dir);
+		return r;
+	}
+	struct snap_manifest m;
+	memset(&m, 0, sizeof(m));
+	fill_manifest(vm, ids, &m);
+	uint64_t len = 0;
+	if ((r = save_memory(vm, dirfd, &m, err)) == 0 &&
+	    (r = write_state(vm, dirfd, &m, &len, err)) == 0 && fsync(dirfd) < 0)
+		r = kv_err_sys(err, errno, "syncing the directory");
+	if (r < 0) {
+		remove_image(dir, dirfd);
+		close(dirfd);
+		return kv_err_wrap(err, r, "snapshot %s", dir);
+	}
+	close(dirfd);
+	if (st)
+		*st = (struct snapshot_stats){m.mem_data, len, now_usec() - t0};
+	return 0;
+}
+
+int snapshot_open(const char *dir, struct snapshot *s, struct kv_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->dirfd = s->memfd = -1;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0)
+		return kv_err_sys(err, errno, "snapshot %s", dir);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	int r = read_file_bounded(path, SNAP_STATE_MAX, &s->buf, &s->len, err);
+	if (r < 0)
+		return r;
+	s->img = malloc(sizeof(*s->img));
+	if (!s->img)
+		return kv_err_set(err, ENOMEM, "snapshot %s", dir);
+	if ((r = snap_parse(s->buf, s->len, s->img, err)) < 0)
+		return kv_err_wrap(err, r, "%s", path);
+	const struct snap_manifest *m = &s->img->man;
+	if (strcmp(m->kvbox_version, KVBOX_VERSION))
+		return kv_err_set(err, EPROTO,
+				  "%s: saved by kvbox %s, this is kvbox %s (images are not "
+				  "portable between versions)",
+				  path, m->kvbox_version, KVBOX_VERSION);
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/memory", dir);
+	s->memfd = openat(s->dirfd, "memory", O_RDONLY | O_CLOEXEC);
+	if (s->memfd < 0 || fstat(s->memfd, &sb) < 0)
+		return kv_err_sys(err, errno, "%s", path);
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != m->mem_bytes)
+		return kv_err_set(err, EINVAL,
+				  "%s: %llu bytes, the manifest says %llu (truncated or not this "
+				  "image's)",
+				  path, (unsigned long long)sb.st_size,
+				  (unsigned long long)m->mem_bytes);
+	return 0;
+}
+
+void snapshot_close(struct snapshot *s)
+{
+	free(s->buf);
+	free(s->img);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	if (s->memfd >= 0)
+		close(s->memfd);
+	s->buf = NULL;
+	s->img = NULL;
+	s->dirfd = s->memfd = -1;
+}
+
+void snapshot_vm_config(const struct snapshot *s, struct vm_config *cfg)
+{
+	const struct snap_manifest *m = &s->img->man;
+	cfg->mem_bytes = m->mem_bytes;
+	cfg->ncpus = m->ncpus;
+	cfg->no_rng = !(m->machine & SNAP_MACHINE_RNG);
+	cfg->vsock = false;
+	cfg->nshares = 0;
+	cfg->nnets = 0;
+	cfg->mem_file = s->map_memory;
+	cfg->mem_file_fd = s->memfd;
+}
+
+int snapshot_restore(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st,
+		     struct kv_err *err)
+{
+	uint64_t t0 = now_usec();
+	const struct snap_image *img = s->img;
+	struct snapshot_stats local = {0};
+	int r;
+	if (!st)
+		st = &local;
+	if (vm->ncpus != img->man.ncpus || vm->mem.total != img->man.mem_bytes ||
+	    vm->virtio.n != img->man.nvirtio)
+		return kv_err_set(err, EINVAL, "%s: the VM does not match the image's manifest",
+				  s->dir);
+	if ((r = restore_memory(vm, s, st, err)) < 0 || (r = vm_wait_pit(vm, err)) < 0 ||
+	    (r = snap_restore_vm_kvm(vm, img, err)) < 0)
+		return kv_err_wrap(err, r, "restoring %s", s->dir);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if ((r = snap_restore_vcpu(vm, i, img, err)) < 0)
+			return kv_err_wrap(err, r, "restoring %s", s->dir);
+	if ((r = restore_uart(vm, img, err)) < 0)
+		return kv_err_wrap(err, r, "restoring %s", s->dir);
+	vm->rtc.index = snap_find(img, SNAP_SEC_RTC, 0)->data[0] & 0x7f;
+	for (unsigned i = 0; i < vm->virtio.n; i++)
+		if ((r = restore_virtio(vm, i, img, err)) < 0)
+			return kv_err_wrap(err, r, "restoring %s: virtio slot %u", s->dir, i);
+	kick_queues(vm);
+	st->state_len = s->len;
+	st->usec = now_usec() - t0;
+	return 0;
+}
