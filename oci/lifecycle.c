@@ -10,7 +10,9 @@
  *   3. the sandbox forked and exec'd as `kvbox sandbox`, in its own
  *      session, with our fds 0-2 as the container's stdio and a pipe it
  *      reports readiness on ("ready GOFER_PID" / "error MESSAGE");
- *      every other fd is closed (the shim's socket must not leak);
+ *      every other fd is closed (the shim's socket must not leak); its
+ *      pid and start time saved at once (still "creating"), so a delete
+ *      after this command was killed finds it;
  *   4. state "created" saved with the sandbox's pid and start time;
  *   5. prestart, createRuntime, createContainer hooks;
  *   6. the pid file, last.
@@ -321,6 +323,12 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 	}
 	close(pipefd[1]);
 	pipefd[1] = -1;
+	/* the sandbox is known before it is ready, so that a delete after
+	 * this command was killed can end it (the sandbox also ends by itself
+	 * when it sees the ready pipe's reader gone: vmm/sandbox.c) */
+	if ((r = oci_proc_identify(child, &c->st.sandbox, err)) < 0 ||
+	    (r = oci_state_save(c, err)) < 0)
+		goto fail;
 	r = wait_ready(pipefd[0], child, &gofer, err);
 	close(pipefd[0]);
 	pipefd[0] = -1;
@@ -333,8 +341,6 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 		c->st.rootfs = strdup(cfg->root.path);
 	}
 	oci_config_free(cfg);
-	if ((r = oci_proc_identify(child, &c->st.sandbox, err)) < 0)
-		goto fail;
 	if (gofer > 0)
 		oci_proc_identify(gofer, &c->st.gofer, NULL);
 	char sock[PATH_MAX];
@@ -381,16 +387,27 @@ int oci_start_locked(struct oci_cli *cli, struct oci_container *c, struct kv_err
 	int r = oci_container_hooks(cli, c, OCI_HOOK_START_CONTAINER, err);
 	if (r < 0)
 		return r;
+	/* "running" is saved first: a state that cannot be written (a full
+	 * disk) fails start before anything ran, instead of leaving a running
+	 * container that state.json calls "created" */
+	c->st.status = OCI_STATUS_RUNNING;
+	if ((r = oci_state_save(c, err)) < 0) {
+		c->st.status = OCI_STATUS_CREATED;
+		return kv_err_wrap(err, r, "container \"%s\" not started", c->st.id);
+	}
 	json_t *req = json_pack("{s:s}", "op", "start");
 	json_t *reply = NULL;
 	r = oci_container_call(c, req, OCI_START_TIMEOUT_MS, &reply, err);
 	json_decref(req);
 	json_decref(reply);
-	if (r < 0)
+	if (r < 0) {
+		c->st.status = OCI_STATUS_CREATED;
+		if (oci_state_save(c, NULL) < 0)
+			/* state.json says "running" for an init that never ran:
+			 * make it true the other way, the container is over */
+			oci_proc_kill_wait(&c->st.sandbox, 10000, NULL);
 		return r;
-	c->st.status = OCI_STATUS_RUNNING;
-	if ((r = oci_state_save(c, err)) < 0)
-		return r;
+	}
 	struct kv_err herr = {0};
 	if (oci_container_hooks(cli, c, OCI_HOOK_POSTSTART, &herr) < 0)
 		oci_cli_warn(cli, "%s", herr.msg);
