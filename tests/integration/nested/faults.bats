@@ -173,10 +173,11 @@ settled() {
 		wait "$cli" || true
 		case $point in
 		sandbox-stopped)
-			# a live sandbox nobody will ever record: state says creating
-			# with its pid, and delete ends it without --force
+			# a live sandbox its create will never record: state says
+			# creating (pid 0: not created), and delete ends the sandbox
+			# by the pid create saved, without --force
 			[ "$(k state "$id" | jq -r .status)" = creating ]
-			[ "$(k state "$id" | jq .pid)" -eq "$sb" ]
+			[ -d "/proc/$sb" ]
 			k delete "$id"
 			[ ! -d "/proc/$sb" ] || [ "$(cut -d' ' -f3 "/proc/$sb/stat")" = Z ]
 			;;
