@@ -243,6 +243,16 @@ void sb_check_exits(struct sandbox *sb)
 	}
 }
 
+/* HELLO + CREATE must come within this: KVBOX_CREATE_TIMEOUT, which also
+ * bounds `create`'s wait (the sandbox inherits create's environment), or
+ * SANDBOX_AGENT_WAIT_S. */
+static unsigned agent_wait_s(void)
+{
+	const char *v = getenv("KVBOX_CREATE_TIMEOUT");
+	long t = v ? strtol(v, NULL, 10) : 0;
+	return t > 0 && t < 86400 ? (unsigned)t : SANDBOX_AGENT_WAIT_S;
+}
+
 static void on_timer(void *ctx, int fd, uint32_t events)
 {
 	struct sandbox *sb = ctx;
@@ -255,7 +265,7 @@ static void on_timer(void *ctx, int fd, uint32_t events)
 		snprintf(msg, sizeof(msg),
 			 "the guest agent was not ready within %u s (a console log is kept with "
 			 "--debug)",
-			 SANDBOX_AGENT_WAIT_S);
+			 agent_wait_s());
 		sb_fail_startup(sb, msg);
 	} else if (sb->shutdown_sent) {
 		sb_stop_vm(sb, "the guest did not power off after SHUTDOWN");
@@ -403,7 +413,7 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 	sb->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (sb->timer_fd < 0)
 		return kv_err_sys(err, errno, "timerfd_create");
-	struct itimerspec its = {.it_value = {.tv_sec = SANDBOX_AGENT_WAIT_S}};
+	struct itimerspec its = {.it_value = {.tv_sec = agent_wait_s()}};
 	timerfd_settime(sb->timer_fd, 0, &its, NULL);
 	if ((r = fd_handlers_add(&sb->vm->handlers, sb->timer_fd, EPOLLIN, on_timer, sb,
 				 "sandbox timer", err)) < 0 ||
