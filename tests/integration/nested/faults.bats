@@ -306,7 +306,7 @@ settled() {
 	[ "$(k exec d1 echo not-paused)" = not-paused ]
 	# delete needs no room
 	k delete --force d1
-	[ -z "$(ls "$R")" ] || { ls -la "$R"; false; }
+	[ "$(ls -A "$R")" = "@global.lock" ] || { ls -la "$R"; false; }
 	umount "$mnt"
 	nothing_left d1
 	bystander_ok
