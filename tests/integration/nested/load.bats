@@ -99,23 +99,28 @@ mem_available_kib() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
 }
 
 # snapshot: one line "fds procs mounts taps memavail keeper_fds keeper_threads gofer_fds"
-# (processes: those with a command line, i.e. not kernel threads; the
-# smallest of three samples, so a passing short-lived process is not counted)
+# (processes: not kernel threads, i.e. neither kthreadd nor its children;
+# the smallest of three samples, so a passing short-lived process is not
+# counted)
 snapshot() {
 	local best= s i
 	for i in 1 2 3; do
 		s=$(
+			shopt -s nullglob
 			fds=0 procs=0
 			for p in /proc/[0-9]*; do
-				[ -s "$p/cmdline" ] || continue
+				read -r line 2>/dev/null <"$p/stat" || continue
+				set -- ${line##*) }
+				[ "${p#/proc/}" != 2 ] && [ "$2" != 2 ] || continue
 				procs=$((procs + 1))
-				fds=$((fds + $(ls "$p/fd" 2>/dev/null | wc -l)))
+				f=("$p"/fd/*)
+				fds=$((fds + ${#f[@]}))
 			done
 			taps=$( (ip -o link; ip -n "$NS_C" -o link) | grep -c kvbtap || true)
+			f=(/proc/$keeper/fd/*)
+			g=(/proc/$keeper_gofer/fd/*)
 			echo "$fds $procs $(wc -l </proc/self/mountinfo) $taps $(mem_available_kib)" \
-				"$(ls "/proc/$keeper/fd" | wc -l)" \
-				"$(awk '/^Threads:/ { print $2 }' "/proc/$keeper/status")" \
-				"$(ls "/proc/$keeper_gofer/fd" | wc -l)"
+				"${#f[@]} $(awk '/^Threads:/ { print $2 }' "/proc/$keeper/status") ${#g[@]}"
 		)
 		if [ -z "$best" ] || [ "${s%% *}" -lt "${best%% *}" ]; then best=$s; fi
 		sleep 0.3
