@@ -38,7 +38,7 @@ setup_file() {
 	# the bystander: runs through the whole file
 	BATS_TEST_TMPDIR=$BATS_FILE_TMPDIR
 	b=$(bundle bystander sleep 100000)
-	k run -d --bundle "$b" bystander </dev/null
+	k run -d --bundle "$b" bystander </dev/null >"$BATS_FILE_TMPDIR/bystander.out" 2>&1
 	[ "$(k exec bystander echo alive)" = alive ]
 	# mounts on the host with the bystander running: nothing a test does may add one
 	wc -l </proc/self/mountinfo >"$BATS_FILE_TMPDIR/mounts0"

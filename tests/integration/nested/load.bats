@@ -131,7 +131,7 @@ snapshot() {
 @test "create/delete cycles (KVBOX_LOAD_CYCLES): no growth in fds, processes, mounts, taps, memory" {
 	n=${KVBOX_LOAD_CYCLES:-10}
 	kb=$(bundle keeper sleep 1000000)
-	k run -d --bundle "$kb" keeper </dev/null
+	k run -d --bundle "$kb" keeper </dev/null >"$BATS_TEST_TMPDIR/keeper.out" 2>&1
 	keeper=$(k state keeper | jq .pid)
 	keeper_gofer=$(gofer_of "$keeper")
 	[ -n "$keeper_gofer" ]
