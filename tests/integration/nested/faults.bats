@@ -269,8 +269,9 @@ settled() {
 	mount -t tmpfs -o size=512k,mode=0700 kvbfull "$mnt"
 	R=$mnt/root
 	fill() { dd if=/dev/zero of="$mnt/fill" bs=4k 2>/dev/null || true; }
-	b=$(bundle b sh -c 'touch /shared/started; sleep 1000')
-	edit "$b" '.mounts += [{destination: "/shared", type: "bind", source: $s, options: ["rbind", "rw"]}]' \
+	# (the spec's root is read-only: the mount point must exist, /var does)
+	b=$(bundle b sh -c 'touch /var/started; sleep 1000')
+	edit "$b" '.mounts += [{destination: "/var", type: "bind", source: $s, options: ["rbind", "rw"]}]' \
 		--arg s "$BATS_TEST_TMPDIR/shared"
 	k create --bundle "$b" d1 </dev/null
 	fill
