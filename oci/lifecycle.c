@@ -277,6 +277,30 @@ static int wait_ready(int fd, pid_t child, pid_t *gofer, struct kv_err *err)
 	return kv_err_set(err, EIO, "the sandbox stopped talking while starting");
 }
 
+/* With --debug, the last lines of the guest console of a create that
+ * failed go to the debug log before ROOT/ID (and console.log in it) is
+ * removed. */
+static void debug_console_tail(struct oci_cli *cli, struct oci_container *c)
+{
+	char buf[2048];
+	if (!cli->debug)
+		return;
+	int fd = openat(c->dirfd, "console.log", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t from = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *line = from ? strchr(buf, '\n') : buf; /* skip a cut first line */
+	for (char *save = NULL, *l = strtok_r(line ? line : buf, "\r\n", &save); l;
+	     l = strtok_r(NULL, "\r\n", &save))
+		oci_cli_debug(cli, "guest console: %s", l);
+}
+
 static void kill_child(pid_t pid)
 {
 	kill(pid, SIGKILL);
@@ -366,6 +390,7 @@ fail:
 		close(pipefd[1]);
 	if (child > 0)
 		kill_child(child);
+	debug_console_tail(cli, c);
 	if (c->st.gofer.pid)
 		oci_proc_kill_wait(&c->st.gofer, 5000, NULL);
 	oci_state_destroy(c, NULL);
