@@ -98,7 +98,11 @@ static int delete_one(struct oci_cli *cli, const char *id, bool force, struct kv
 			oci_cli_debug(cli, "removed %s/%s, which had no state.json", root.path, id);
 		r = force ? 0 : kv_err_set(err, ENOENT, "container \"%s\" does not exist", id);
 	} else if (r == 0) {
-		oci_state_refresh(c);
+		/* a "creating" container under our lock was abandoned by its
+		 * create: it stays "creating" (its sandbox, if any, is killed;
+		 * it gets no poststop hooks, having never been created) */
+		if (c->st.status != OCI_STATUS_CREATING)
+			oci_state_refresh(c);
 		r = delete_locked(cli, c, force, err);
 	}
 	oci_container_free(c);

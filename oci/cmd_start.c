@@ -40,6 +40,16 @@ int oci_cmd_start(struct oci_cli *cli, int argc, char **argv)
 	return r < 0 ? oci_cli_fail_err(cli, &err) : 0;
 }
 
+static int vm_call(struct oci_container *c, bool pause, struct kv_err *err)
+{
+	json_t *req = json_pack("{s:s}", "op", pause ? "pause" : "resume");
+	json_t *reply = NULL;
+	int r = oci_container_call(c, req, OCI_CTL_TIMEOUT_MS, &reply, err);
+	json_decref(req);
+	json_decref(reply);
+	return r;
+}
+
 static int pause_resume(struct oci_cli *cli, int argc, char **argv, bool pause)
 {
 	if (one_id(cli, argc, argv,
@@ -53,16 +63,19 @@ static int pause_resume(struct oci_cli *cli, int argc, char **argv, bool pause)
 	if (r == 0)
 		r = oci_container_require(c, 1u << (pause ? OCI_STATUS_RUNNING : OCI_STATUS_PAUSED),
 					  &err);
-	if (r == 0) {
-		json_t *req = json_pack("{s:s}", "op", pause ? "pause" : "resume");
-		json_t *reply = NULL;
-		r = oci_container_call(c, req, OCI_CTL_TIMEOUT_MS, &reply, &err);
-		json_decref(req);
-		json_decref(reply);
-	}
+	if (r == 0)
+		r = vm_call(c, pause, &err);
 	if (r == 0) {
 		c->st.status = pause ? OCI_STATUS_PAUSED : OCI_STATUS_RUNNING;
 		r = oci_state_save(c, &err);
+		if (r < 0) {
+			/* the state cannot say so (a full disk): undo, so that
+			 * state.json stays true */
+			c->st.status = pause ? OCI_STATUS_RUNNING : OCI_STATUS_PAUSED;
+			vm_call(c, !pause, NULL);
+			kv_err_wrap(&err, r, "container \"%s\" %s", c->st.id,
+				    pause ? "not paused" : "not resumed");
+		}
 	}
 	oci_container_free(c);
 	oci_statedir_close(&root);

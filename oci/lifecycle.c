@@ -11,7 +11,9 @@
  *      the sandbox forked, moved into the cgroup, then exec'd as
  *      `kvbox sandbox`, in its own session, with our fds 0-2 as the container's stdio and a pipe it
  *      reports readiness on ("ready GOFER_PID" / "error MESSAGE");
- *      every other fd is closed (the shim's socket must not leak);
+ *      every other fd is closed (the shim's socket must not leak); its
+ *      pid and start time saved at once (still "creating"), so a delete
+ *      after this command was killed finds it;
  *   4. state "created" saved with the sandbox's pid and start time;
  *   5. prestart, createRuntime, createContainer hooks;
  *   6. the pid file, last.
@@ -322,6 +324,30 @@ static int wait_ready(int fd, pid_t child, pid_t *gofer, struct kv_err *err)
 	return kv_err_set(err, EIO, "the sandbox stopped talking while starting");
 }
 
+/* With --debug, the last lines of the guest console of a create that
+ * failed go to the debug log before ROOT/ID (and console.log in it) is
+ * removed. */
+static void debug_console_tail(struct oci_cli *cli, struct oci_container *c)
+{
+	char buf[2048];
+	if (!cli->debug)
+		return;
+	int fd = openat(c->dirfd, "console.log", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t from = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *line = from ? strchr(buf, '\n') : buf; /* skip a cut first line */
+	for (char *save = NULL, *l = strtok_r(line ? line : buf, "\r\n", &save); l;
+	     l = strtok_r(NULL, "\r\n", &save))
+		oci_cli_debug(cli, "guest console: %s", l);
+}
+
 static void kill_child(pid_t pid)
 {
 	kill(pid, SIGKILL);
@@ -379,6 +405,12 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 	close(pipefd[1]);
 	close(go[0]);
 	pipefd[1] = go[0] = -1;
+	/* the sandbox is known before it is ready, so that a delete after
+	 * this command was killed can end it (the sandbox also ends by itself
+	 * when it sees the ready pipe's reader gone: vmm/sandbox.c) */
+	if ((r = oci_proc_identify(child, &c->st.sandbox, err)) < 0 ||
+	    (r = oci_state_save(c, err)) < 0)
+		goto fail;
 	/* into the cgroup before it execs, so before any guest code runs; the
 	 * gofer it forks inherits it */
 	if ((r = oci_cg_enter(&cg, child, err)) < 0)
@@ -397,8 +429,6 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 	c->st.status = OCI_STATUS_CREATED;
 	free(c->st.rootfs);
 	c->st.rootfs = strdup(plan.cfg->root.path);
-	if ((r = oci_proc_identify(child, &c->st.sandbox, err)) < 0)
-		goto fail;
 	if (gofer > 0)
 		oci_proc_identify(gofer, &c->st.gofer, NULL);
 	char sock[PATH_MAX];
@@ -428,6 +458,7 @@ fail:
 	}
 	if (child > 0)
 		kill_child(child);
+	debug_console_tail(cli, c);
 	if (c->st.gofer.pid)
 		oci_proc_kill_wait(&c->st.gofer, 5000, NULL);
 	/* kills anything left inside (a gofer not yet reported) and removes it */
@@ -461,16 +492,27 @@ int oci_start_locked(struct oci_cli *cli, struct oci_container *c, struct kv_err
 	int r = oci_container_hooks(cli, c, OCI_HOOK_START_CONTAINER, err);
 	if (r < 0)
 		return r;
+	/* "running" is saved first: a state that cannot be written (a full
+	 * disk) fails start before anything ran, instead of leaving a running
+	 * container that state.json calls "created" */
+	c->st.status = OCI_STATUS_RUNNING;
+	if ((r = oci_state_save(c, err)) < 0) {
+		c->st.status = OCI_STATUS_CREATED;
+		return kv_err_wrap(err, r, "container \"%s\" not started", c->st.id);
+	}
 	json_t *req = json_pack("{s:s}", "op", "start");
 	json_t *reply = NULL;
 	r = oci_container_call(c, req, OCI_START_TIMEOUT_MS, &reply, err);
 	json_decref(req);
 	json_decref(reply);
-	if (r < 0)
+	if (r < 0) {
+		c->st.status = OCI_STATUS_CREATED;
+		if (oci_state_save(c, NULL) < 0)
+			/* state.json says "running" for an init that never ran:
+			 * make it true the other way, the container is over */
+			oci_proc_kill_wait(&c->st.sandbox, 10000, NULL);
 		return r;
-	c->st.status = OCI_STATUS_RUNNING;
-	if ((r = oci_state_save(c, err)) < 0)
-		return r;
+	}
 	struct kv_err herr = {0};
 	if (oci_container_hooks(cli, c, OCI_HOOK_POSTSTART, &herr) < 0)
 		oci_cli_warn(cli, "%s", herr.msg);

@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,10 +72,12 @@ void sb_log(struct sandbox *sb, const char *level, const char *fmt, ...)
 	fflush(sb->log);
 }
 
-static void ready_write(struct sandbox *sb, const char *line)
+/* Writes the one line for `create`; false when it could not be written
+ * (create is gone: nobody will save our state). */
+static bool ready_write(struct sandbox *sb, const char *line)
 {
 	if (sb->ready_fd < 0)
-		return;
+		return false;
 	size_t len = strlen(line);
 	while (len) {
 		ssize_t n = write(sb->ready_fd, line, len);
@@ -85,8 +88,12 @@ static void ready_write(struct sandbox *sb, const char *line)
 		line += n;
 		len -= (size_t)n;
 	}
+	if (sb->ready_watched)
+		fd_handlers_remove(&sb->vm->handlers, sb->ready_fd);
+	sb->ready_watched = false;
 	close(sb->ready_fd);
 	sb->ready_fd = -1;
+	return len == 0;
 }
 
 void sb_fail_startup(struct sandbox *sb, const char *msg)
@@ -102,7 +109,38 @@ void sb_ready(struct sandbox *sb)
 {
 	char line[64];
 	snprintf(line, sizeof(line), "ready %d\n", (int)sb->gofer_pid);
-	ready_write(sb, line);
+	if (!ready_write(sb, line)) {
+		sb_log(sb, "error", "kvbox create went away before the container was created");
+		sb->phase = SB_CREATING; /* so the exit path reports a failed start */
+		vm_request_exit(sb->vm, VM_EXIT_ERROR, "kvbox create went away");
+	}
+}
+
+/* The ready pipe's reader closed before we were ready: `create` was
+ * killed.  Nobody can record or delete this sandbox but by its pid (saved
+ * while "creating"), so it stops by itself. */
+static void on_ready_hup(void *ctx, int fd, uint32_t events)
+{
+	struct sandbox *sb = ctx;
+	(void)fd;
+	if (!(events & (EPOLLERR | EPOLLHUP)))
+		return;
+	sb_fail_startup(sb, "kvbox create went away before the container was created");
+}
+
+/* The gofer ended while the VM runs: the container's root filesystem is
+ * gone with it, so the container is over (it would only see I/O errors). */
+static void on_gofer_exit(void *ctx, int fd, uint32_t events)
+{
+	struct sandbox *sb = ctx;
+	(void)events;
+	fd_handlers_remove(&sb->vm->handlers, fd);
+	if (sb->phase < SB_CREATED) {
+		sb_fail_startup(sb, "the gofer (the container's file server) died");
+		return;
+	}
+	sb_log(sb, "error", "the gofer (pid %d) died: stopping the container", (int)sb->gofer_pid);
+	sb_stop_vm(sb, "the gofer died");
 }
 
 void sb_stop_vm(struct sandbox *sb, const char *why)
@@ -205,6 +243,16 @@ void sb_check_exits(struct sandbox *sb)
 	}
 }
 
+/* HELLO + CREATE must come within this: KVBOX_CREATE_TIMEOUT, which also
+ * bounds `create`'s wait (the sandbox inherits create's environment), or
+ * SANDBOX_AGENT_WAIT_S. */
+static unsigned agent_wait_s(void)
+{
+	const char *v = getenv("KVBOX_CREATE_TIMEOUT");
+	long t = v ? strtol(v, NULL, 10) : 0;
+	return t > 0 && t < 86400 ? (unsigned)t : SANDBOX_AGENT_WAIT_S;
+}
+
 static void on_timer(void *ctx, int fd, uint32_t events)
 {
 	struct sandbox *sb = ctx;
@@ -217,7 +265,7 @@ static void on_timer(void *ctx, int fd, uint32_t events)
 		snprintf(msg, sizeof(msg),
 			 "the guest agent was not ready within %u s (a console log is kept with "
 			 "--debug)",
-			 SANDBOX_AGENT_WAIT_S);
+			 agent_wait_s());
 		sb_fail_startup(sb, msg);
 	} else if (sb->shutdown_sent) {
 		sb_stop_vm(sb, "the guest did not power off after SHUTDOWN");
@@ -344,11 +392,28 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 		return r;
 	if (sb->vm->virtio.p9.gofer_live)
 		sb->gofer_pid = sb->vm->virtio.p9.gofer.pid;
+	if (sb->gofer_pid > 0) {
+		sb->gofer_pidfd = (int)syscall(SYS_pidfd_open, sb->gofer_pid, 0);
+		if (sb->gofer_pidfd < 0)
+			return kv_err_sys(err, errno, "pidfd_open of the gofer %d",
+					  (int)sb->gofer_pid);
+		if ((r = fd_handlers_add(&sb->vm->handlers, sb->gofer_pidfd, EPOLLIN, on_gofer_exit,
+					 sb, "gofer exit", err)) < 0)
+			return r;
+	}
+	/* no events asked: a pipe's write end reports EPOLLERR once its
+	 * reader is gone */
+	if (sb->ready_fd >= 0) {
+		if ((r = fd_handlers_add(&sb->vm->handlers, sb->ready_fd, 0, on_ready_hup, sb,
+					 "ready pipe", err)) < 0)
+			return r;
+		sb->ready_watched = true;
+	}
 
 	sb->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (sb->timer_fd < 0)
 		return kv_err_sys(err, errno, "timerfd_create");
-	struct itimerspec its = {.it_value = {.tv_sec = SANDBOX_AGENT_WAIT_S}};
+	struct itimerspec its = {.it_value = {.tv_sec = agent_wait_s()}};
 	timerfd_settime(sb->timer_fd, 0, &its, NULL);
 	if ((r = fd_handlers_add(&sb->vm->handlers, sb->timer_fd, EPOLLIN, on_timer, sb,
 				 "sandbox timer", err)) < 0 ||
@@ -393,7 +458,7 @@ int cmd_sandbox(int argc, char **argv)
 	sb.console_socket = o.console_socket;
 	sb.debug = o.debug;
 	sb.ready_fd = o.ready_fd;
-	sb.agent_fd = sb.ctl_fd = sb.timer_fd = sb.wake_fd = sb.tick_fd = -1;
+	sb.agent_fd = sb.ctl_fd = sb.timer_fd = sb.wake_fd = sb.tick_fd = sb.gofer_pidfd = -1;
 	sb.gofer_pid = -1;
 	if (o.network && oci_net_mode_parse(o.network, &sb.net_mode) < 0) {
 		fprintf(stderr, "kvbox sandbox: --network %s: expected sandbox or none\n",
@@ -450,6 +515,8 @@ int cmd_sandbox(int argc, char **argv)
 	unlinkat(sb.dir_fd, CTL_SOCKET_NAME, 0);
 	sb_stdio_cancel_all(&sb);
 	vm_destroy(sb.vm);
+	if (sb.gofer_pidfd >= 0)
+		close(sb.gofer_pidfd);
 	oci_net_teardown(&sb.net, sb.dir_fd); /* after the NICs let go of the taps */
 	if (sb.debug)
 		sb_log(&sb, "debug", "VM destroyed (%s), sandbox exiting", vm_exit_kind_name(kind));

@@ -161,6 +161,8 @@ struct sandbox {
 	bool shutdown_sent;
 	bool vm_failed; /* the machine ended before the init did */
 	pid_t gofer_pid;
+	int gofer_pidfd;    /* readable once the gofer ended (on_gofer_exit) */
+	bool ready_watched; /* ready_fd is in vm->handlers (its reader gone: create died) */
 };
 
 /* sandbox.c */

@@ -112,3 +112,21 @@ nothing_left() {
 	one_line_error
 	[[ "$stderr" == *"--bogus"* ]]
 }
+
+@test "create: a full disk under the state directory is named; nothing is left" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a small tmpfs"
+	mnt=$BATS_TEST_TMPDIR/small
+	mkdir -p "$mnt"
+	mount -t tmpfs -o size=64k kvbfull "$mnt"
+	dd if=/dev/zero of="$mnt/fill" bs=4k 2>/dev/null || true
+	# any readable file passes create's kernel check; the state fails first
+	: >"$BATS_TEST_TMPDIR/kernel"
+	KVBOX_KERNEL=$BATS_TEST_TMPDIR/kernel run --separate-stderr "$kvbox" --root "$mnt/root" \
+		create --bundle "$b" c9
+	ls -A "$mnt/root" >"$BATS_TEST_TMPDIR/left" 2>&1 || true
+	umount "$mnt"
+	one_line_error
+	[[ "$stderr" == *"$mnt/root/c9/state.json.tmp: No space left on device"* ]]
+	[ "$(cat "$BATS_TEST_TMPDIR/left")" = "@global.lock" ]
+	! pgrep -f "kvbox (sandbox|gofer)" >/dev/null
+}
