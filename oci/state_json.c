@@ -21,6 +21,17 @@
 
 #include "oci/state_json.h"
 
+/* A value from the file, quoted in an error: at most n-1 bytes, anything
+ * outside printable ASCII as '?', so the error stays one line. */
+static const char *printable(const char *v, char *buf, size_t n)
+{
+	size_t i = 0;
+	for (; v && v[i] && i + 1 < n; i++)
+		buf[i] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 static int bad(struct kv_err *err, const char *path, const char *what)
 {
 	return kv_err_set(err, EINVAL, "%s: %s", path, what);
@@ -95,8 +106,11 @@ static int get_annotations(json_t *root, struct oci_state *st, struct kv_err *er
 		return bad(err, "annotations", "expected an object");
 	json_object_foreach(a, k, v)
 	{
-		if (!json_is_string(v))
-			return kv_err_set(err, EINVAL, "annotations.%.64s: expected a string", k);
+		if (!json_is_string(v)) {
+			char q[65];
+			return kv_err_set(err, EINVAL, "annotations.%s: expected a string",
+					  printable(k, q, sizeof(q)));
+		}
 	}
 	st->annotations = json_incref(a);
 	return 0;
@@ -126,8 +140,11 @@ static int get_fields(json_t *root, struct oci_state *st, struct kv_err *err)
 		r = get_str(root, "id", "id", false, &st->id, err);
 	if (r == 0)
 		r = get_str(root, "status", "status", false, &status, err);
-	if (r == 0 && oci_status_parse(status, &st->status) < 0)
-		r = kv_err_set(err, EINVAL, "status: \"%.32s\" is not a container status", status);
+	if (r == 0 && oci_status_parse(status, &st->status) < 0) {
+		char q[33];
+		r = kv_err_set(err, EINVAL, "status: \"%s\" is not a container status",
+			       printable(status, q, sizeof(q)));
+	}
 	free(status);
 	if (r == 0)
 		r = get_proc(root, "pid", "pidStartTime", "", &st->sandbox, err);
@@ -144,11 +161,11 @@ int oci_state_parse(const char *buf, size_t len, struct oci_state *st, struct kv
 {
 	json_error_t je;
 	char *created = NULL;
-
+	char jt[sizeof(je.text)];
 	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
-		return kv_err_set(err, EINVAL, "not valid JSON: %s (line %d, column %d)", je.text,
-				  je.line, je.column);
+		return kv_err_set(err, EINVAL, "not valid JSON: %s (line %d, column %d)",
+				  printable(je.text, jt, sizeof(jt)), je.line, je.column);
 	int r = json_is_object(root) ? 0 : bad(err, "(top)", "expected an object");
 	if (r == 0)
 		r = get_fields(root, st, err);

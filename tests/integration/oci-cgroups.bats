@@ -18,6 +18,8 @@ setup() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to make cgroups"
 	top=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	kvbox=${KVBOX:-$top/build/kvbox}
+	# the guest kernel beside build/kvbox, also for another binary (KVBOX=build-asan/kvbox)
+	export KVBOX_KERNEL=${KVBOX_KERNEL:-$top/build/kernel/vmlinux}
 	root=$BATS_TEST_TMPDIR/root
 	b=$BATS_TEST_TMPDIR/bundle
 	"$top/images/mkbundle" "$b" true >/dev/null
