@@ -9,7 +9,11 @@
 # Run it with
 #   tests/nested/run bats tests/integration/nested/load.bats
 # Environment:
-#   KVBOX_LOAD_CONCURRENT  containers created at once (default 20)
+#   KVBOX_LOAD_CONCURRENT  containers created at once (default 8 in CI;
+#                          scripts/load runs the issue's 20: with 20 VMs
+#                          booting at once the nested host's own kernel,
+#                          Debian 6.1 running KVM on QEMU-TCG-emulated SVM,
+#                          died of a kernel stack overflow in CI's run)
 #   KVBOX_LOAD_CYCLES      create/delete cycles (default 10, sized for CI;
 #                          scripts/load runs the issue's 200)
 # The figures go to the TAP stream as "# load: ..." lines.
@@ -56,8 +60,8 @@ figure() { echo "# load: $*" >&3; }
 
 mem_available_kib() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
 
-@test "20 containers created concurrently: all reach created, start, exit and are deleted" {
-	n=${KVBOX_LOAD_CONCURRENT:-20}
+@test "KVBOX_LOAD_CONCURRENT (8; scripts/load: 20) containers created concurrently: all reach created, start, exit and are deleted" {
+	n=${KVBOX_LOAD_CONCURRENT:-8}
 	b=$(bundle b sh -c 'echo ran-$((6 * 7))')
 	mem0=$(mem_available_kib)
 	t0=$(date +%s)
