@@ -51,7 +51,7 @@
 #include "util/err.h"
 #include "vmm/vm.h"
 
-#define SANDBOX_MAX_PROCS    64	  /* the init + concurrent execs */
+#define SANDBOX_MAX_PROCS    64	   /* the init + concurrent execs */
 #define SANDBOX_PORT_BASE    2048u /* stdio ports: base + 4 * slot + stream */
 #define SANDBOX_MAX_PENDING  128
 #define SANDBOX_MAX_CLIENTS  64
@@ -83,9 +83,9 @@ struct sb_proc {
 	bool is_init;
 	uint32_t pid; /* guest pid, 0 until CREATE/EXEC answered */
 	bool terminal;
-	int host_fd[3];	  /* create/exec stdio, -1 = none (owned) */
-	int pty_master;	  /* terminal: ours until sent, then -1 */
-	int pty_slave;	  /* terminal: the host side the relay uses (owned) */
+	int host_fd[3]; /* create/exec stdio, -1 = none (owned) */
+	int pty_master; /* terminal: ours until sent, then -1 */
+	int pty_slave;	/* terminal: the host side the relay uses (owned) */
 	struct winsize_s {
 		unsigned short rows, cols;
 	} ws;
@@ -113,7 +113,7 @@ struct sb_pending {
 };
 
 struct sb_client {
-	int fd; /* -1 = free */
+	int fd;	   /* -1 = free */
 	bool busy; /* a request is in flight */
 	int proc;  /* exec: the process slot, or -1 */
 };

@@ -200,8 +200,7 @@ void *vcpu_thread(void *arg)
 	sigaddset(&kick, SIGUSR2);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	for (;;) {
-		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST) &&
-		    !vcpu_park(v))
+		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST) && !vcpu_park(v))
 			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)

@@ -162,9 +162,10 @@ int vm_wait_pit(struct vm *vm, struct kv_err *err)
 
 static int vm_create_memory(struct vm *vm, struct kv_err *err)
 {
-	int r = vm->cfg.mem_file ? guest_mem_map_file(&vm->mem, vm->cfg.mem_file_fd,
-						      vm->cfg.mem_bytes, X86_MMIO_HOLE_START, err)
-				 : guest_mem_create(&vm->mem, vm->cfg.mem_bytes, X86_MMIO_HOLE_START, err);
+	int r = vm->cfg.mem_file
+		    ? guest_mem_map_file(&vm->mem, vm->cfg.mem_file_fd, vm->cfg.mem_bytes,
+					 X86_MMIO_HOLE_START, err)
+		    : guest_mem_create(&vm->mem, vm->cfg.mem_bytes, X86_MMIO_HOLE_START, err);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
@@ -382,8 +383,9 @@ void vm_stop_vcpus(struct vm *vm)
 				/* A thread that ignores kicks for 10 s is stuck in
 				 * the kernel; guest memory cannot be unmapped under
 				 * it, so the process ends here rather than hang. */
-				fprintf(stderr, "kvbox: vCPU %u did not stop within %u ms; exiting\n",
-					i, VM_STOP_TRIES * 100);
+				fprintf(stderr,
+					"kvbox: vCPU %u did not stop within %u ms; exiting\n", i,
+					VM_STOP_TRIES * 100);
 				_exit(EXIT_FAILURE);
 			}
 		}
