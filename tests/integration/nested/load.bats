@@ -73,7 +73,7 @@ mem_available_kib() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
 		(
 			s=$(date +%s)
 			rc=0
-			KVBOX_CREATE_TIMEOUT=780 "$kvbox" --root "$R" --log "$BATS_TEST_TMPDIR/log.$i" \
+			KVBOX_CREATE_TIMEOUT=780 "$kvbox" --root "$R" --debug --log "$BATS_TEST_TMPDIR/log.$i" \
 				create --bundle "$b" "l$i" </dev/null >"$BATS_TEST_TMPDIR/out.$i" 2>&1 || rc=$?
 			echo $(($(date +%s) - s)) >"$BATS_TEST_TMPDIR/took.$i"
 			exit $rc
@@ -84,7 +84,8 @@ mem_available_kib() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
 	for i in $(seq "$n"); do
 		wait "${pids[$((i - 1))]}" || {
 			echo "create l$i failed after $(cat "$BATS_TEST_TMPDIR/took.$i") s: $(cat "$BATS_TEST_TMPDIR/out.$i")"
-			tail -n 5 "$BATS_TEST_TMPDIR/log.$i"
+			# --debug: a failed create logs the guest console's last 2 KiB
+			grep -E 'guest console|level=(error|warning)' "$BATS_TEST_TMPDIR/log.$i" | tail -n 40
 			failed=$((failed + 1))
 		}
 	done
