@@ -58,6 +58,7 @@ static const struct kv_seccomp_rule rules[] = {
     SC_ALLOW(unlinkat),
     SC_ALLOW(rename),
     SC_ALLOW(renameat),
+    SC_ALLOW(renameat2),
     SC_ALLOW(fsync),
     SC_ALLOW(fchmod),
     SC_ALLOW(umask),
