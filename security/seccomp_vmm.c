@@ -117,6 +117,9 @@ static const struct kv_seccomp_rule rules[] = {
     SC_ERRNO(clone3, 38 /* ENOSYS */),
     SC_ALLOW(set_robust_list),
     SC_ALLOW(rseq),
+    /* a sanitizer build's new thread reads its own attributes
+     * (pthread_getattr_np) */
+    SC_ALLOW(sched_getaffinity),
     /* (kicking a vCPU out of KVM_RUN is pthread_kill: tgkill to our own
      * pid, in base) */
     /* the gofer: SIGKILL when it misbehaves or does not stop, then reaped */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,12 @@ static void test_rules_name_real_syscalls(void **state)
 		}
 }
 
-enum probe { PROBE_ALLOWED, PROBE_REBOOT, PROBE_EXEC_MMAP };
+enum probe { PROBE_ALLOWED, PROBE_REBOOT, PROBE_EXEC_MMAP, PROBE_ABORT, PROBE_THREAD };
+
+static void *thread_main(void *arg)
+{
+	return arg;
+}
 
 /* Forks; the child loads `role` and makes the probe call.  Returns the
  * child's wait status. */
@@ -82,6 +88,17 @@ static int run_child(enum kv_seccomp_role role, enum probe what)
 		case PROBE_REBOOT:
 			syscall(SYS_reboot, 0L, 0L, 0L, 0L);
 			_exit(1);
+		case PROBE_ABORT:
+			abort(); /* must end in SIGABRT, not SIGSYS */
+		case PROBE_THREAD: {
+			/* clone3 answers ENOSYS, glibc falls back to clone */
+			pthread_t t;
+			void *ret = NULL;
+			if (pthread_create(&t, NULL, thread_main, (void *)7) != 0 ||
+			    pthread_join(t, &ret) != 0 || ret != (void *)7)
+				_exit(3);
+			_exit(0);
+		}
 		case PROBE_EXEC_MMAP:
 			syscall(SYS_mmap, NULL, 4096L, (long)(PROT_READ | PROT_EXEC),
 				(long)(MAP_PRIVATE | MAP_ANONYMOUS), -1L, 0L);
@@ -113,12 +130,32 @@ static void test_filters_allow_and_kill(void **state)
 	}
 }
 
+/* The paths every role may hit on its way out, and the VMM's relay
+ * threads. */
+static void test_abort_and_threads(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		int st = run_child(roles[i], PROBE_ABORT);
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
+			fail_msg("%s: abort(): wait status 0x%x, expected SIGABRT",
+				 kv_seccomp_role_name(roles[i]), st);
+	}
+	int st = run_child(KV_SECCOMP_VMM, PROBE_THREAD);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("vmm: pthread_create + join: wait status 0x%x", st);
+	st = run_child(KV_SECCOMP_GOFER, PROBE_THREAD);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
+		fail_msg("gofer: pthread_create: wait status 0x%x, expected SIGSYS", st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_role_compiles),
 	    cmocka_unit_test(test_rules_name_real_syscalls),
 	    cmocka_unit_test(test_filters_allow_and_kill),
+	    cmocka_unit_test(test_abort_and_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
