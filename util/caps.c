@@ -20,7 +20,8 @@ unsigned caps_last_cap(void)
 int caps_drop_bounding(uint64_t keep, unsigned last, struct kv_err *err)
 {
 	for (unsigned cap = 0; cap <= last && cap < 64; cap++) {
-		if (keep & (1ull << cap))
+		/* one already gone needs no CAP_SETPCAP to stay gone */
+		if ((keep & (1ull << cap)) || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 0)
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return kv_err_sys(err, errno,

@@ -57,6 +57,10 @@
 #define SANDBOX_MAX_CLIENTS  64
 #define SANDBOX_DRAIN_MS     5000 /* after an EXIT, how long output may still flow */
 #define SANDBOX_AGENT_WAIT_S 300  /* HELLO and CREATE, under TCG */
+/* RLIMIT_NOFILE in the jail: the worst case is about 1,700 (64 processes
+ * x 17: 3 stdio fds, 4 vsock streams x 2 ends, 4 relay eventfds, a pty;
+ * 64 control connections x 4 with their fds; ~300 for the machine) */
+#define SANDBOX_NOFILE 4096
 /* 9p devices: the virtio-mmio slots minus the rng, the vsock, and one kept
  * for the network */
 #define SANDBOX_MAX_SHARES (VM_VIRTIO_MAX - 3)
@@ -156,6 +160,8 @@ struct sandbox {
 	int ctl_fd;
 	struct sb_client clients[SANDBOX_MAX_CLIENTS];
 	struct sb_proc procs[SANDBOX_MAX_PROCS];
+	int console_fd; /* --console-socket, connected before the jail; -1 */
+	int status_fd;	/* /proc/self/status, opened before the jail; -1 */
 	bool init_exited;
 	struct agent_exit init_exit;
 	bool shutdown_sent;
@@ -181,17 +187,26 @@ void sb_agent_shutdown(struct sandbox *sb);
 int sb_proc_alloc(struct sandbox *sb, bool is_init);
 void sb_proc_free(struct sandbox *sb, int slot);
 uint32_t sb_port(int slot, int stream);
-/* Takes the stdio of a new process: fds (3, -1 = none; taken over) or,
- * with terminal, a pty whose master goes to console_socket.  Listens on
- * the ports and fills p's ports. */
-int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], const char *console_socket,
-		   struct agent_process *p, struct kv_err *err);
+/* Takes the stdio of a new process: fds (3, -1 = none; dup'd) or, with
+ * terminal, a pty whose master is sent on console_fd, a connection to a
+ * console socket (runc's protocol; `console_name` names it in errors; the
+ * caller keeps console_fd).  Listens on the ports and fills p's ports. */
+int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], int console_fd,
+		   const char *console_name, struct agent_process *p, struct kv_err *err);
 /* A process ended: true when its output is drained (or the deadline passed). */
 bool sb_stdio_drained(struct sandbox *sb, int slot);
 void sb_stdio_tick(struct sandbox *sb);
 void sb_tick_arm(struct sandbox *sb, bool on);
 void sb_stdio_cancel_all(struct sandbox *sb);
+/* The wake and tick fds, and the init's --console-socket connection
+ * (made now: the jail reaches no path). */
 int sb_stdio_start(struct sandbox *sb, struct kv_err *err);
+
+/* sandbox_jail.c: enters the jail (see there); single-threaded callers
+ * only. */
+int sb_jail(struct sandbox *sb, struct kv_err *err);
+/* The number after "KEY:" in /proc/self/status (status_fd), or -1. */
+long sb_status_value(int status_fd, const char *key);
 
 /* sandbox_ctl.c */
 int sb_ctl_start(struct sandbox *sb, struct kv_err *err);

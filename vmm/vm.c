@@ -148,7 +148,7 @@ static void *pit_create_thread(void *arg)
 	return NULL;
 }
 
-static int vm_pit_wait(struct vm *vm, struct kv_err *err)
+int vm_pit_wait(struct vm *vm, struct kv_err *err)
 {
 	if (!vm->pit_thread_started)
 		return 0;

@@ -131,6 +131,10 @@ void vm_destroy(struct vm *vm);
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Joins the PIT set-up thread vm_create() started (vm_start_vcpus() does
+ * too): afterwards the process has no thread of the VM's until the vCPUs
+ * start, so a caller may change per-thread state (the sandbox's jail). */
+int vm_pit_wait(struct vm *vm, struct kv_err *err);
 /* Starts the vCPU threads. */
 int vm_start_vcpus(struct vm *vm, struct kv_err *err);
 /* Kicks every vCPU out of KVM_RUN and joins the threads. */
