@@ -15,7 +15,10 @@
  * namespace and mirror its interfaces (oci/net.h: a tap and a NIC each,
  * given back when the sandbox exits), bind the control socket, build the
  * VM (vm_boot.h) with the agent initramfs, a virtio-vsock and the 9p
- * shares (one gofer process), start the vCPUs and run the event loop.
+ * shares (one gofer process), enter the jail (sandbox_jail.c: from then
+ * on no path outside ROOT/ID is reachable and no capability is left but
+ * CAP_NET_ADMIN with a mirrored network), start the vCPUs and run the
+ * event loop.
  * Everything after that happens in callbacks on the loop's thread:
  *
  *   sandbox_agent.c  the agent channel: HELLO, then CREATE; requests with
