@@ -21,6 +21,7 @@
 #include "gofer/gofer.h"
 #include "security/seccomp.h"
 #include "util/cleanup.h"
+#include "util/jail.h"
 #include "virtio/p9.h"
 
 int gofer_share_parse(char *spec, struct gofer_share *out, struct kv_err *err)
@@ -69,10 +70,9 @@ int gofer_shares_check(const struct gofer_share *sh, unsigned n, struct kv_err *
 /* Keeps 0-2 and `keep`; stdin and stdout become /dev/null. */
 static int close_other_fds(int keep, struct kv_err *err)
 {
-	if (keep > 3 && close_range(3, (unsigned)keep - 1, 0) < 0)
-		return kv_err_sys(err, errno, "close_range");
-	if (close_range((unsigned)keep + 1, ~0u, 0) < 0)
-		return kv_err_sys(err, errno, "close_range");
+	int r = jail_close_fds(keep, err);
+	if (r < 0)
+		return r;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
 		return kv_err_sys(err, errno, "open /dev/null");

@@ -129,6 +129,37 @@ static const struct kv_seccomp_rule rules[] = {
     SC_ALLOW(pidfd_open),
     SC_ALLOW(nanosleep),
     SC_ALLOW(clock_nanosleep),
+    /* `kvbox boot --snapshot-on SIG` (vmm/boot_snapshot.c): with the
+     * vCPUs parked, this thread reads the VM's and each vCPU's state
+     * (get-only ioctls: nothing here changes a running guest) and writes
+     * the image directory (mkdir, the files written at offsets, made
+     * durable, the memory file sized first so it stays sparse; a failed save
+     * removes what it wrote) */
+    SC_ARG(ioctl, 1, KVM_CHECK_EXTENSION),
+    SC_ARG(ioctl, 1, KVM_GET_MSR_INDEX_LIST),
+    SC_ARG(ioctl, 1, KVM_GET_CLOCK),
+    SC_ARG(ioctl, 1, KVM_GET_IRQCHIP),
+    SC_ARG(ioctl, 1, KVM_GET_PIT2),
+    SC_ARG(ioctl, 1, KVM_GET_REGS),
+    SC_ARG(ioctl, 1, KVM_GET_SREGS),
+    SC_ARG(ioctl, 1, KVM_GET_FPU),
+    SC_ARG(ioctl, 1, KVM_GET_XSAVE),
+    SC_ARG(ioctl, 1, KVM_GET_XSAVE2),
+    SC_ARG(ioctl, 1, KVM_GET_XCRS),
+    SC_ARG(ioctl, 1, KVM_GET_MSRS),
+    SC_ARG(ioctl, 1, KVM_GET_LAPIC),
+    SC_ARG(ioctl, 1, KVM_GET_CPUID2),
+    SC_ARG(ioctl, 1, KVM_GET_MP_STATE),
+    SC_ARG(ioctl, 1, KVM_GET_VCPU_EVENTS),
+    SC_ARG(ioctl, 1, KVM_GET_DEBUGREGS),
+    SC_ARG(ioctl, 1, KVM_GET_TSC_KHZ),
+    SC_ALLOW(mkdir),
+    SC_ALLOW(mkdirat),
+    SC_ALLOW(ftruncate),
+    SC_ALLOW(pwrite64),
+    SC_ALLOW(fsync),
+    SC_ALLOW(fdatasync),
+    SC_ALLOW(rmdir), /* a failed save removes its partial image */
     /* --debug: the loop's CPU time */
     SC_ALLOW(getrusage),
     /* the sandbox ends like the container's init: no core, not dumpable,

@@ -150,7 +150,9 @@ void vm_destroy(struct vm *vm);
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Waits for the PIT set-up thread (vm_start_vcpus does it too); a
+/* Joins the PIT set-up thread vm_create() started (vm_start_vcpus() does
+ * too): afterwards the process has no thread of the VM's until the vCPUs
+ * start, so a caller may change per-thread state (the sandbox's jail); a
  * restore needs the PIT before it sets its state. */
 int vm_wait_pit(struct vm *vm, struct kv_err *err);
 /* Starts the vCPU threads and waits until each has loaded its seccomp
