@@ -90,6 +90,9 @@ static const struct kv_seccomp_rule rules[] = {
     SC_ARG(ioctl, 1, TIOCSWINSZ),
     SC_ARG(ioctl, 1, TIOCGPTN),
     SC_ARG(ioctl, 1, TIOCSPTLCK),
+    /* the pty's other end from its master (the jail's devpts has no
+     * path the host knows) */
+    SC_ARG(ioctl, 1, TIOCGPTPEER),
     /* if_nametoindex() of a tap or link at the end */
     SC_ARG(ioctl, 1, SIOCGIFINDEX),
     /* files: /dev/ptmx and the pty slave for a terminal, /dev/null;

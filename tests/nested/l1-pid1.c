@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -92,6 +93,19 @@ int main(int argc, char **argv)
 	snprintf(out, sizeof out, "%s/output", share);
 
 	put_uptime("started");
+
+	/* The heartbeat: the L1's uptime in SHAREDIR/heartbeat every 5 s, at
+	 * a high priority, so that tests/nested/run can tell a wedged L1
+	 * kernel (no beat for minutes) from a slow test. */
+	pid_t beat = fork();
+	if (beat == 0) {
+		setpriority(PRIO_PROCESS, 0, -15);
+		for (;;) {
+			put_uptime("heartbeat");
+			sleep(5);
+		}
+	}
+
 	pid_t child = fork();
 	if (child < 0) {
 		msg("fork failed");
@@ -130,6 +144,8 @@ int main(int argc, char **argv)
 			st = s;
 			break;
 		}
+		if (p == beat && beat > 0)
+			beat = -1; /* cannot restart it: tests/nested/run will call the L1 wedged */
 		if (p < 0 && errno == ECHILD) {
 			msg("lost the command");
 			halt();

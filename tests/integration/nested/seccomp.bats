@@ -94,7 +94,8 @@ selftest() {
 	done
 	grep -qx up "$BATS_TEST_TMPDIR/out" || { echo "no output relayed" >&2; return 1; }
 	pid=$(k state c-run | jq -r .pid)
-	gofer=$(pgrep -P "$pid" -x kvbox)
+	# the gofer is exec'd through /proc/self/exe: its comm is "exe"
+	gofer=$(pgrep -P "$pid" -f '^[^ ]* gofer ' | head -n 1)
 	[ -n "$gofer" ] || { echo "no gofer under sandbox $pid" >&2; return 1; }
 	for s in /proc/"$pid"/task/*/status /proc/"$gofer"/status; do
 		echo "$(awk '/^Name:|^Seccomp:|^Seccomp_filters:/ {printf "%s ", $2}' "$s")" >&2
