@@ -70,14 +70,13 @@ static const struct kv_seccomp_rule rules[] = {
     SC_ALLOW(dup2),
     SC_ALLOW(dup3),
     SC_ALLOW(pipe2),
-    /* the control socket (AF_UNIX SOCK_SEQPACKET) and exec -t's local
-     * console socket, which receives the pty master */
+    /* the control socket (AF_UNIX SOCK_SEQPACKET), a --console-socket
+     * connected for exec -t, and exec -t's own terminal: a socketpair
+     * whose other end goes to the (jailed) sandbox, which sends the pty
+     * master back on it */
     SC_ARG(socket, 0, AF_UNIX),
+    SC_ARG(socketpair, 0, AF_UNIX),
     SC_ALLOW(connect),
-    SC_ALLOW(bind),
-    SC_ALLOW(listen),
-    SC_ALLOW(accept),
-    SC_ALLOW(accept4),
     SC_ALLOW(sendto),
     SC_ALLOW(sendmsg),
     SC_ALLOW(recvfrom),
