@@ -260,6 +260,8 @@ int gofer_client_fd(const struct gofer_client *c)
 
 /* ---- set-up and the virtio-9p backend ---- */
 
+static int wait_child(struct gofer_client *c, int timeout_ms);
+
 int gofer_client_set_mem(struct gofer_client *c, const struct guest_mem *mem, struct kv_err *err)
 {
 	struct gofer_msg m;
@@ -271,8 +273,20 @@ int gofer_client_set_mem(struct gofer_client *c, const struct guest_mem *mem, st
 	m.mem_size = mem->total;
 	memcpy(m.regions, mem->regions, sizeof(m.regions));
 	int r = gofer_client_request(c, &m, &mem->fd, 1, NULL);
-	if (r == -EPIPE || r == -ETIMEDOUT)
-		return kv_err_set(err, -r, "gofer did not start (see the line above)");
+	if (r == -EPIPE || r == -ETIMEDOUT) {
+		/* Dead, or killed by gofer_lost(): say how it ended (a
+		 * seccomp violation is SIGSYS). */
+		char how[96] = "";
+		if (c->pid > 0 && wait_child(c, 2000)) {
+			int st = c->exit_status;
+			if (WIFSIGNALED(st))
+				snprintf(how, sizeof(how), ": killed by signal %d (%s)", WTERMSIG(st),
+					 strsignal(WTERMSIG(st)));
+			else if (WIFEXITED(st))
+				snprintf(how, sizeof(how), ": exit status %d", WEXITSTATUS(st));
+		}
+		return kv_err_set(err, -r, "gofer did not start%s (see the line above)", how);
+	}
 	return r ? kv_err_sys(err, -r, "gofer: taking guest memory") : 0;
 }
 

@@ -18,6 +18,7 @@
 #include "oci/build-info.h"
 #include "oci/cli.h"
 #include "oci/net.h"
+#include "security/seccomp.h"
 #include "util/cleanup.h"
 #include "vmm/kvm.h"
 
@@ -25,24 +26,28 @@ struct oci_cmd {
 	const char *name;
 	int (*run)(struct oci_cli *cli, int argc, char **argv);
 	const char *summary;
+	/* Runs under the CLI's seccomp filter (security/seccomp_cli.c).
+	 * Not for the commands that run hooks (any program the bundle names)
+	 * or exec the sandbox: create, run, start, delete. */
+	bool filtered;
 };
 
 static const struct oci_cmd commands[] = {
-    {"create", oci_cmd_create, "create a container: boot its microVM, prepare its process"},
-    {"delete", oci_cmd_delete, "delete a container's state (--force: stop it first)"},
-    {"events", oci_cmd_events, "print a container's resource usage as runc stats events"},
-    {"exec", oci_cmd_exec, "run a new process in a running container"},
-    {"features", oci_cmd_features, "print the features this runtime supports, as JSON"},
-    {"kill", oci_cmd_kill, "send a signal to a container's init (--all: every process)"},
-    {"list", oci_cmd_list, "list the containers in --root"},
-    {"pause", oci_cmd_pause, "freeze a container's VM (vCPUs parked)"},
-    {"ps", oci_cmd_ps, "list a container's processes (guest pids)"},
-    {"resume", oci_cmd_resume, "thaw a paused container"},
-    {"run", oci_cmd_run, "create and start a container, wait for it, delete it"},
-    {"spec", oci_cmd_spec, "write a default config.json"},
-    {"start", oci_cmd_start, "start a created container's process"},
-    {"state", oci_cmd_state, "print a container's OCI state JSON"},
-    {"update", oci_cmd_update, "change a running container's resources"},
+    {"create", oci_cmd_create, "create a container: boot its microVM, prepare its process", false},
+    {"delete", oci_cmd_delete, "delete a container's state (--force: stop it first)", false},
+    {"events", oci_cmd_events, "print a container's resource usage as runc stats events", true},
+    {"exec", oci_cmd_exec, "run a new process in a running container", true},
+    {"features", oci_cmd_features, "print the features this runtime supports, as JSON", true},
+    {"kill", oci_cmd_kill, "send a signal to a container's init (--all: every process)", true},
+    {"list", oci_cmd_list, "list the containers in --root", true},
+    {"pause", oci_cmd_pause, "freeze a container's VM (vCPUs parked)", true},
+    {"ps", oci_cmd_ps, "list a container's processes (guest pids)", true},
+    {"resume", oci_cmd_resume, "thaw a paused container", true},
+    {"run", oci_cmd_run, "create and start a container, wait for it, delete it", false},
+    {"spec", oci_cmd_spec, "write a default config.json", true},
+    {"start", oci_cmd_start, "start a created container's process", false},
+    {"state", oci_cmd_state, "print a container's OCI state JSON", true},
+    {"update", oci_cmd_update, "change a running container's resources", true},
 };
 
 void oci_cli_version(FILE *f)
@@ -350,6 +355,13 @@ int oci_cli_main(int argc, char **argv)
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
 	optind = 0;
+	struct kv_err err = {0};
+	if (cmd->filtered && kv_seccomp_install(KV_SECCOMP_CLI, &err) < 0) {
+		r = oci_cli_fail_err(&cli, &err);
+		if (cli.log)
+			fclose(cli.log);
+		return r;
+	}
 	r = cmd->run(&cli, sub_argc, sub_argv);
 	if (cli.log)
 		fclose(cli.log);

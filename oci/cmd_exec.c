@@ -13,8 +13,10 @@
  * (env, user, capabilities, rlimits, cwd) with the flags applied, as runc
  * does, unless --process gives a whole process JSON.  Our fds 0-2 travel
  * to the sandbox (SCM_RIGHTS) and become the process's stdio; with a
- * terminal, the pty master goes to --console-socket, or, without one,
- * comes back to us and we relay it to our own terminal (raw mode).
+ * terminal, we connect to --console-socket and hand the sandbox that
+ * connection (it is jailed: no path reaches it), which it sends the pty
+ * master on; without one, a socketpair brings the master back to us and
+ * we relay it to our own terminal (raw mode).
  *
  * The exec'd process's status is ours: we keep the control connection
  * open until the sandbox reports the exit, forwarding the signals we get.
@@ -296,25 +298,19 @@ __attribute__((noreturn)) static void exit_like(int code, int sig)
 /* ---- a terminal of our own (exec -t without --console-socket) ---- */
 
 struct local_tty {
-	char dir[64], path[96];
-	int listen_fd, master;
+	int sock, peer; /* a socketpair: the sandbox sends the master on peer */
+	int master;
 	bool raw;
 	struct termios saved;
 };
 
-static int local_tty_listen(struct local_tty *t, struct kv_err *err)
+static int local_tty_pair(struct local_tty *t, struct kv_err *err)
 {
-	t->listen_fd = t->master = -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/kvbox-exec-XXXXXX");
-	if (!mkdtemp(t->dir))
-		return kv_err_sys(err, errno, "mkdtemp");
-	snprintf(t->path, sizeof(t->path), "%s/console.sock", t->dir);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	strcpy(sa.sun_path, t->path);
-	t->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (t->listen_fd < 0 || bind(t->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(t->listen_fd, 1) < 0)
-		return kv_err_sys(err, errno, "console socket %s", t->path);
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return kv_err_sys(err, errno, "socketpair for the terminal");
+	t->sock = sv[0];
+	t->peer = sv[1];
 	return 0;
 }
 
@@ -323,25 +319,35 @@ static void local_tty_cleanup(struct local_tty *t)
 	if (t->raw)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &t->saved);
 	t->raw = false;
-	if (t->listen_fd >= 0)
-		close(t->listen_fd);
-	t->listen_fd = -1;
-	if (t->path[0])
-		unlink(t->path);
-	if (t->dir[0])
-		rmdir(t->dir);
-	t->path[0] = t->dir[0] = 0;
+	if (t->sock >= 0)
+		close(t->sock);
+	if (t->peer >= 0)
+		close(t->peer);
+	t->sock = t->peer = -1;
+}
+
+/* --console-socket: we connect and hand the connection to the sandbox,
+ * which cannot reach paths from its jail. */
+static int console_connect(const char *path, int *fd, struct kv_err *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return kv_err_set(err, ENAMETOOLONG, "--console-socket %s: path too long", path);
+	strcpy(sa.sun_path, path);
+	*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0)
+		return kv_err_sys(err, errno, "console socket");
+	if (connect(*fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return kv_err_sys(err, errno, "--console-socket %s: connect", path);
+	return 0;
 }
 
 /* Takes the master the sandbox sent to our socket. */
 static int local_tty_accept(struct local_tty *t, struct kv_err *err)
 {
-	struct pollfd p = {.fd = t->listen_fd, .events = POLLIN};
+	struct pollfd p = {.fd = t->sock, .events = POLLIN};
 	if (poll(&p, 1, 10000) <= 0)
 		return kv_err_set(err, ETIMEDOUT, "no pty from the sandbox");
-	int s = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (s < 0)
-		return kv_err_sys(err, errno, "console socket: accept");
 	char name[128];
 	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
 	union {
@@ -352,8 +358,7 @@ static int local_tty_accept(struct local_tty *t, struct kv_err *err)
 			    .msg_iovlen = 1,
 			    .msg_control = u.buf,
 			    .msg_controllen = sizeof(u.buf)};
-	ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-	close(s);
+	ssize_t n = recvmsg(t->sock, &mh, MSG_CMSG_CLOEXEC);
 	struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
 	if (!c || c->cmsg_type != SCM_RIGHTS)
 		return kv_err_set(err, EPROTO, "console socket: no pty received");
@@ -468,8 +473,9 @@ int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv)
 	struct oci_container *c = NULL;
 	struct kv_err err = {0};
 	json_t *proc = NULL, *req = NULL, *reply = NULL;
-	struct local_tty tty = {.listen_fd = -1, .master = -1};
+	struct local_tty tty = {.sock = -1, .peer = -1, .master = -1};
 	int sock = -1;
+	int console_fd = -1;
 	r = oci_container_open(cli, a.id, false, &root, &c, &err);
 	if (r == 0)
 		r = oci_container_require(
@@ -478,12 +484,14 @@ int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv)
 		r = build_process(c, &a, &proc, &err);
 	bool terminal = r == 0 && json_is_true(json_object_get(proc, "terminal"));
 	const char *console = a.console_socket;
-	if (r == 0 && terminal && !console) {
+	if (r == 0 && terminal && console) {
+		r = console_connect(console, &console_fd, &err);
+	} else if (r == 0 && terminal) {
 		if (a.detach)
 			r = kv_err_set(&err, EINVAL, "%s",
 				       "a terminal with --detach needs --console-socket");
-		else if ((r = local_tty_listen(&tty, &err)) == 0)
-			console = tty.path;
+		else if ((r = local_tty_pair(&tty, &err)) == 0)
+			console = "(exec's own terminal)";
 	}
 	if (r == 0) {
 		req = json_pack("{s:s, s:O}", "op", "exec", "process", proc);
@@ -494,9 +502,16 @@ int oci_cmd_exec(struct oci_cli *cli, int argc, char **argv)
 	}
 	if (r == 0) {
 		const int fds[3] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
-		r = ctl_call_on(sock, req, terminal ? NULL : fds, terminal ? 0 : 3,
+		const int con[1] = {console_fd >= 0 ? console_fd : tty.peer};
+		r = ctl_call_on(sock, req, terminal ? con : fds, terminal ? 1 : 3,
 				OCI_START_TIMEOUT_MS, &reply, &err);
 	}
+	/* the sandbox has its own copy now */
+	if (console_fd >= 0)
+		close(console_fd);
+	if (tty.peer >= 0)
+		close(tty.peer);
+	tty.peer = -1;
 	if (r == 0 && terminal && !a.console_socket)
 		r = local_tty_accept(&tty, &err);
 	json_decref(req);

@@ -313,13 +313,23 @@ static int wait_ready(int fd, pid_t child, pid_t *gofer, struct kv_err *err)
 	}
 	if (!strncmp(line, "error ", 6))
 		return kv_err_set(err, EIO, "%s", line + 6);
+	/* EOF comes as its fds close, a moment before it can be reaped:
+	 * give it up to 2 s to say how it ended (SIGSYS: a seccomp kill). */
 	int status = 0;
-	if (waitpid(child, &status, WNOHANG) == child) {
-		if (WIFSIGNALED(status))
-			return kv_err_set(err, EIO, "the sandbox died of signal %d while starting",
-					  WTERMSIG(status));
-		return kv_err_set(err, EIO, "the sandbox exited with status %d while starting",
-				  WEXITSTATUS(status));
+	for (int i = 0; i < 200; i++) {
+		pid_t w = waitpid(child, &status, WNOHANG);
+		if (w == child) {
+			if (WIFSIGNALED(status))
+				return kv_err_set(err, EIO,
+						  "the sandbox died of signal %d (%s) while starting",
+						  WTERMSIG(status), strsignal(WTERMSIG(status)));
+			return kv_err_set(err, EIO,
+					  "the sandbox exited with status %d while starting",
+					  WEXITSTATUS(status));
+		}
+		if (w < 0 && errno != EINTR)
+			break;
+		usleep(10000);
 	}
 	return kv_err_set(err, EIO, "the sandbox stopped talking while starting");
 }

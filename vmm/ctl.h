@@ -20,8 +20,11 @@
  *
  *   start                              the init execs
  *   kill    signal, all                signal the init (or every process)
- *   exec    process (OCI process JSON), console_socket (path, terminal
- *           only), fds 0-2 (no terminal)  -> pid (guest), then exit
+ *   exec    process (OCI process JSON); no terminal: fds 0-2; with a
+ *           terminal: one fd, a connection to the console socket the
+ *           client made (the jailed sandbox reaches no path), and
+ *           console_socket (its path, for messages)
+ *                                      -> pid (guest), then exit
  *   ps                                 -> processes [{pid, ppid, uid, cmd}]
  *   stats                              -> stats {...}
  *   pause / resume                     park / release the vCPUs

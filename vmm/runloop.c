@@ -11,6 +11,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "security/seccomp.h"
+
 /* The loop's own fds; tokens from TOK_HANDLERS up belong to vm->handlers
  * (device fds such as virtio ioeventfds, vmm/fd_handlers.h). */
 enum loop_token { TOK_STOP = 1, TOK_SIGNAL, TOK_CONSOLE, TOK_HANDLERS = 16 };
@@ -195,10 +197,17 @@ enum vm_exit_kind vm_run(struct vm *vm, int console_in)
 {
 	struct loop l;
 	uint64_t cpu_start = thread_cpu_usec();
-	if (loop_init(&l, vm, console_in) < 0) {
+	/* Set-up is over once the loop exists: this thread takes its filter
+	 * (the relay threads it starts later inherit it), then the vCPUs,
+	 * filtered already, may enter the guest. */
+	struct kv_err err = {0};
+	if (loop_init(&l, vm, console_in) < 0)
 		vm_request_exit(vm, VM_EXIT_ERROR, "setting up the event loop: %s",
 				strerror(errno));
-	}
+	else if (kv_seccomp_install(KV_SECCOMP_VMM, &err) < 0)
+		vm_request_exit(vm, VM_EXIT_ERROR, "%s", err.msg);
+	else
+		vm_open_gate(vm);
 	while (__atomic_load_n(&vm->exit_kind, __ATOMIC_ACQUIRE) == VM_EXIT_NONE) {
 		struct epoll_event evs[LOOP_MAX_EVENTS];
 		/* While input waits for FIFO space, poll the UART every 10 ms. */

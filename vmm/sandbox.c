@@ -23,6 +23,7 @@
 #include "guest/initramfs.h"
 #include "oci/cli.h"
 #include "util/cleanup.h"
+#include "util/jail.h"
 #include "vmm/agent_chan.h"
 #include "vmm/ctl.h"
 #include "vmm/runloop.h"
@@ -184,8 +185,13 @@ void sb_on_hello(struct sandbox *sb, const struct agent_hello *h)
 	sb->phase = SB_CREATING;
 	int slot = sb_proc_alloc(sb, true);
 	const int fds[3] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
-	if (slot < 0 ||
-	    sb_stdio_setup(sb, slot, fds, sb->console_socket, &sb->create.process, &err) < 0) {
+	int r = slot < 0 ? -1
+			 : sb_stdio_setup(sb, slot, fds, sb->console_fd, sb->console_socket,
+					  &sb->create.process, &err);
+	if (sb->console_fd >= 0)
+		close(sb->console_fd); /* the master went through it */
+	sb->console_fd = -1;
+	if (r < 0) {
 		sb_fail_startup(sb, slot < 0 ? "no process slot" : err.msg);
 		return;
 	}
@@ -420,6 +426,8 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 	    (r = sb_stdio_start(sb, err)) < 0 || (r = sb_agent_listen(sb, err)) < 0 ||
 	    (r = sb_ctl_start(sb, err)) < 0)
 		return r;
+	if ((r = vm_wait_pit(sb->vm, err)) < 0 || (r = sb_jail(sb, err)) < 0)
+		return r;
 	if (sb->debug)
 		sb_log(sb, "debug", "VM built (gofer running, kernel loaded), starting the vCPUs");
 	return vm_start_vcpus(sb->vm, err);
@@ -459,11 +467,19 @@ int cmd_sandbox(int argc, char **argv)
 	sb.debug = o.debug;
 	sb.ready_fd = o.ready_fd;
 	sb.agent_fd = sb.ctl_fd = sb.timer_fd = sb.wake_fd = sb.tick_fd = sb.gofer_pidfd = -1;
+	sb.console_fd = sb.status_fd = -1;
 	sb.gofer_pid = -1;
 	if (o.network && oci_net_mode_parse(o.network, &sb.net_mode) < 0) {
 		fprintf(stderr, "kvbox sandbox: --network %s: expected sandbox or none\n",
 			o.network);
 		return 2;
+	}
+	/* only stdio and the ready fd: anything else was not meant for us
+	 * (`create` closes them too) */
+	if (jail_close_fds(sb.ready_fd, &err) < 0 ||
+	    (sb.ready_fd >= 0 && fcntl(sb.ready_fd, F_SETFD, FD_CLOEXEC) < 0)) {
+		fprintf(stderr, "kvbox sandbox: %s\n", err.msg[0] ? err.msg : strerror(errno));
+		return 1;
 	}
 	if (o.log) {
 		sb.log = fopen(o.log, "ae");

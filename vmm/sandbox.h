@@ -15,7 +15,10 @@
  * namespace and mirror its interfaces (oci/net.h: a tap and a NIC each,
  * given back when the sandbox exits), bind the control socket, build the
  * VM (vm_boot.h) with the agent initramfs, a virtio-vsock and the 9p
- * shares (one gofer process), start the vCPUs and run the event loop.
+ * shares (one gofer process), enter the jail (sandbox_jail.c: from then
+ * on no path outside ROOT/ID is reachable and no capability is left but
+ * CAP_NET_ADMIN with a mirrored network), start the vCPUs and run the
+ * event loop.
  * Everything after that happens in callbacks on the loop's thread:
  *
  *   sandbox_agent.c  the agent channel: HELLO, then CREATE; requests with
@@ -57,6 +60,10 @@
 #define SANDBOX_MAX_CLIENTS  64
 #define SANDBOX_DRAIN_MS     5000 /* after an EXIT, how long output may still flow */
 #define SANDBOX_AGENT_WAIT_S 300  /* HELLO and CREATE, under TCG */
+/* RLIMIT_NOFILE in the jail: the worst case is about 1,700 (64 processes
+ * x 17: 3 stdio fds, 4 vsock streams x 2 ends, 4 relay eventfds, a pty;
+ * 64 control connections x 4 with their fds; ~300 for the machine) */
+#define SANDBOX_NOFILE 4096
 /* 9p devices: the virtio-mmio slots minus the rng, the vsock, and one kept
  * for the network */
 #define SANDBOX_MAX_SHARES (VM_VIRTIO_MAX - 3)
@@ -156,6 +163,8 @@ struct sandbox {
 	int ctl_fd;
 	struct sb_client clients[SANDBOX_MAX_CLIENTS];
 	struct sb_proc procs[SANDBOX_MAX_PROCS];
+	int console_fd; /* --console-socket, connected before the jail; -1 */
+	int status_fd;	/* /proc/self/status, opened before the jail; -1 */
 	bool init_exited;
 	struct agent_exit init_exit;
 	bool shutdown_sent;
@@ -183,17 +192,26 @@ void sb_agent_shutdown(struct sandbox *sb);
 int sb_proc_alloc(struct sandbox *sb, bool is_init);
 void sb_proc_free(struct sandbox *sb, int slot);
 uint32_t sb_port(int slot, int stream);
-/* Takes the stdio of a new process: fds (3, -1 = none; taken over) or,
- * with terminal, a pty whose master goes to console_socket.  Listens on
- * the ports and fills p's ports. */
-int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], const char *console_socket,
-		   struct agent_process *p, struct kv_err *err);
+/* Takes the stdio of a new process: fds (3, -1 = none; dup'd) or, with
+ * terminal, a pty whose master is sent on console_fd, a connection to a
+ * console socket (runc's protocol; `console_name` names it in errors; the
+ * caller keeps console_fd).  Listens on the ports and fills p's ports. */
+int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], int console_fd,
+		   const char *console_name, struct agent_process *p, struct kv_err *err);
 /* A process ended: true when its output is drained (or the deadline passed). */
 bool sb_stdio_drained(struct sandbox *sb, int slot);
 void sb_stdio_tick(struct sandbox *sb);
 void sb_tick_arm(struct sandbox *sb, bool on);
 void sb_stdio_cancel_all(struct sandbox *sb);
+/* The wake and tick fds, and the init's --console-socket connection
+ * (made now: the jail reaches no path). */
 int sb_stdio_start(struct sandbox *sb, struct kv_err *err);
+
+/* sandbox_jail.c: enters the jail (see there); single-threaded callers
+ * only. */
+int sb_jail(struct sandbox *sb, struct kv_err *err);
+/* The number after "KEY:" in /proc/self/status (status_fd), or -1. */
+long sb_status_value(int status_fd, const char *key);
 
 /* sandbox_ctl.c */
 int sb_ctl_start(struct sandbox *sb, struct kv_err *err);

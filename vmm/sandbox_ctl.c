@@ -107,15 +107,8 @@ static void ps_done(struct sandbox *sb, void *ctx, const struct agent_msg *reply
 static json_t *host_stats(struct sandbox *sb)
 {
 	/* the VMM's own resident memory (guest RAM touched included) */
-	unsigned long long rss_kib = 0;
-	FILE *f = fopen("/proc/self/status", "re");
-	if (f) {
-		char line[256];
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "VmRSS: %llu kB", &rss_kib) == 1)
-				break;
-		fclose(f);
-	}
+	long rss = sb_status_value(sb->status_fd, "VmRSS");
+	unsigned long long rss_kib = rss > 0 ? (unsigned long long)rss : 0;
 	return json_pack("{s:I, s:I, s:i, s:I}", "vmm_rss_bytes", (json_int_t)rss_kib * 1024,
 			 "guest_ram_bytes", (json_int_t)sb->vm->mem.total, "vcpus",
 			 (int)sb->vm->ncpus, "vsock_bytes_to_guest",
@@ -193,10 +186,16 @@ static void do_exec(struct sandbox *sb, int client, json_t *req, int *fds, unsig
 			   SANDBOX_MAX_PROCS);
 		goto fail;
 	}
-	int io[3] = {-1, -1, -1};
+	/* stdio fds, or with a terminal one connection to the console socket
+	 * (the client connects: the jailed sandbox reaches no path) */
+	int io[3] = {-1, -1, -1}, console_fd = -1;
+	bool term = m.u.exec.process.terminal;
 	for (unsigned i = 0; i < nfds && i < 3; i++)
-		io[i] = fds[i];
-	if (sb_stdio_setup(sb, slot, io, console, &m.u.exec.process, &err) < 0)
+		io[i] = term ? -1 : fds[i];
+	if (term && nfds == 1)
+		console_fd = fds[0];
+	if (sb_stdio_setup(sb, slot, io, console_fd, console ? console : "(exec's)",
+			   &m.u.exec.process, &err) < 0)
 		goto fail;
 	sb->procs[slot].client = client;
 	sb->clients[client].proc = slot;

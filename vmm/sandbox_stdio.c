@@ -12,9 +12,11 @@
  * and nothing buffers without bound.  EOF on the host's stdin shuts the
  * stream down for writing, which the process reads as EOF.
  *
- * With a terminal, a host pty is made here; its master goes to the
- * --console-socket (SCM_RIGHTS, with the pty's name as the payload, as
- * runc does) and the slave, in raw mode, is relayed to one vsock stream to
+ * With a terminal, a host pty is made here (in the jail's own devpts,
+ * vmm/sandbox_jail.c); its master goes to the console socket (SCM_RIGHTS,
+ * with the pty's name as the payload, as runc does) over a connection
+ * made before the jail: by the sandbox for create's --console-socket, by
+ * `kvbox exec` for its own (an fd in the exec request) and the slave, in raw mode, is relayed to one vsock stream to
  * the guest pty.  A 250 ms tick compares the pty's window size with what
  * the guest was last told and sends RESIZE on a change.
  */
@@ -246,21 +248,11 @@ static int listen_port(struct sandbox *sb, int slot, int stream, struct kv_err *
 }
 
 /* runc's console socket protocol: one message, the pty's name as data and
- * the master as SCM_RIGHTS. */
-static int send_master(const char *path, int master, const char *name, struct kv_err *err)
+ * the master as SCM_RIGHTS, on a connection made before (the jail reaches
+ * no socket path). */
+static int send_master(int sock, const char *what, int master, const char *name,
+		       struct kv_err *err)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return kv_err_set(err, ENAMETOOLONG, "--console-socket %s: path too long", path);
-	strcpy(sa.sun_path, path);
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return kv_err_sys(err, errno, "console socket");
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		close(s);
-		return kv_err_sys(err, e, "--console-socket %s: connect", path);
-	}
 	struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -274,18 +266,15 @@ static int send_master(const char *path, int master, const char *name, struct kv
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	ssize_t n = sendmsg(s, &mh, MSG_NOSIGNAL);
-	int e = errno;
-	close(s);
-	if (n < 0)
-		return kv_err_sys(err, e, "--console-socket %s: sending the pty", path);
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+		return kv_err_sys(err, errno, "--console-socket %s: sending the pty", what);
 	return 0;
 }
 
-static int make_pty(struct sandbox *sb, struct sb_proc *p, const char *console_socket,
-		    struct agent_process *ap, struct kv_err *err)
+static int make_pty(struct sandbox *sb, struct sb_proc *p, int console_fd,
+		    const char *console_name, struct agent_process *ap, struct kv_err *err)
 {
-	if (!console_socket)
+	if (console_fd < 0)
 		return kv_err_set(err, EINVAL,
 				  "process.terminal is true: --console-socket is required");
 	p->pty_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -295,7 +284,10 @@ static int make_pty(struct sandbox *sb, struct sb_proc *p, const char *console_s
 	if (grantpt(p->pty_master) < 0 || unlockpt(p->pty_master) < 0 ||
 	    ptsname_r(p->pty_master, name, sizeof(name)) != 0)
 		return kv_err_sys(err, errno, "setting up the pty");
-	p->pty_slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	/* the peer of this master, whatever path it has (Linux 4.13) */
+	p->pty_slave = ioctl(p->pty_master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (p->pty_slave < 0)
+		p->pty_slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (p->pty_slave < 0)
 		return kv_err_sys(err, errno, "opening %s", name);
 	struct termios t;
@@ -315,7 +307,7 @@ static int make_pty(struct sandbox *sb, struct sb_proc *p, const char *console_s
 		ap->console_rows = ws.ws_row;
 		ap->console_cols = ws.ws_col;
 	}
-	int r = send_master(console_socket, p->pty_master, name, err);
+	int r = send_master(console_fd, console_name, p->pty_master, name, err);
 	if (r < 0)
 		return r;
 	close(p->pty_master);
@@ -325,13 +317,13 @@ static int make_pty(struct sandbox *sb, struct sb_proc *p, const char *console_s
 	return 0;
 }
 
-int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], const char *console_socket,
-		   struct agent_process *ap, struct kv_err *err)
+int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], int console_fd,
+		   const char *console_name, struct agent_process *ap, struct kv_err *err)
 {
 	struct sb_proc *p = &sb->procs[slot];
 	ap->stdin_port = ap->stdout_port = ap->stderr_port = ap->console_port = AGENT_NO_PORT;
 	if (ap->terminal) {
-		int r = make_pty(sb, p, console_socket, ap, err);
+		int r = make_pty(sb, p, console_fd, console_name, ap, err);
 		if (r < 0)
 			return r;
 		if ((r = listen_port(sb, slot, STREAM_CONSOLE, err)) < 0)
@@ -449,8 +441,29 @@ static void on_tick(void *ctx, int fd, uint32_t events)
 	sb_stdio_tick(sb);
 }
 
+/* The init's terminal: connect now, send the master after HELLO. */
+static int console_connect(struct sandbox *sb, struct kv_err *err)
+{
+	const char *path = sb->console_socket;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return kv_err_set(err, ENAMETOOLONG, "--console-socket %s: path too long", path);
+	strcpy(sa.sun_path, path);
+	sb->console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sb->console_fd < 0)
+		return kv_err_sys(err, errno, "console socket");
+	if (connect(sb->console_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return kv_err_sys(err, errno, "--console-socket %s: connect", path);
+	return 0;
+}
+
 int sb_stdio_start(struct sandbox *sb, struct kv_err *err)
 {
+	if (sb->create.process.terminal && sb->console_socket) {
+		int r = console_connect(sb, err);
+		if (r < 0)
+			return r;
+	}
 	sb->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	sb->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (sb->wake_fd < 0 || sb->tick_fd < 0)

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "security/seccomp.h"
 #include "vmm/vm.h"
 #include "vmm/x86_cpu.h"
 
@@ -189,6 +190,26 @@ static bool vcpu_park(struct vcpu *v)
 	return go_on;
 }
 
+/* Loads this thread's seccomp filter (before its first KVM_RUN), reports
+ * to vm_start_vcpus(), and waits at the gate until vm_run() has filtered
+ * the main thread.  Returns false when the thread should end. */
+static bool vcpu_filter_and_wait(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct kv_err err = {0};
+	int r = kv_seccomp_install(KV_SECCOMP_VCPU, &err);
+	pthread_mutex_lock(&vm->pause_lock);
+	if (r < 0 && !vm->filter_err.code)
+		vm->filter_err = err;
+	vm->filtered++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (!vm->gate_open && !vm->stopping)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	bool go = r == 0 && !vm->stopping;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return go;
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -199,6 +220,8 @@ void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, SIGUSR2);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	if (!vcpu_filter_and_wait(v))
+		return NULL;
 	for (;;) {
 		if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST) && !vcpu_park(v))
 			break;

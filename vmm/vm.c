@@ -265,6 +265,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kv_err *err)
 	return 0;
 }
 
+static unsigned vm_started_vcpus(const struct vm *vm)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		n += vm->vcpus[i].started;
+	return n;
+}
+
 int vm_start_vcpus(struct vm *vm, struct kv_err *err)
 {
 	int r = vm_wait_pit(vm, err);
@@ -291,15 +299,23 @@ int vm_start_vcpus(struct vm *vm, struct kv_err *err)
 			v->started = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	/* each started thread reports its filter before anything goes on */
+	unsigned want = vm_started_vcpus(vm);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->filtered < want)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	if (r == 0 && vm->filter_err.code)
+		r = kv_err_set(err, vm->filter_err.code, "vCPU thread: %s", vm->filter_err.msg);
+	pthread_mutex_unlock(&vm->pause_lock);
 	return r;
 }
 
-static unsigned vm_started_vcpus(const struct vm *vm)
+void vm_open_gate(struct vm *vm)
 {
-	unsigned n = 0;
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		n += vm->vcpus[i].started;
-	return n;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->gate_open = true;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 int vm_pause(struct vm *vm, int timeout_ms, struct kv_err *err)

@@ -114,6 +114,13 @@ struct vm {
 	bool pause_req;	 /* parked vCPUs stay parked while set */
 	bool stopping;	 /* vm_stop_vcpus: parked vCPUs leave for good */
 	unsigned parked; /* vCPU threads waiting in the park */
+	/* start gate (same lock and condition): each vCPU thread loads its
+	 * seccomp filter, counts itself in `filtered` (the first failure in
+	 * filter_err), and waits for `gate_open`, which vm_run() sets once the
+	 * main thread has its own filter (docs/security.md) */
+	unsigned filtered;
+	struct kv_err filter_err;
+	bool gate_open;
 
 	pthread_t pit_thread; /* creates the PIT in parallel; see vm.c */
 	bool pit_thread_started;
@@ -143,11 +150,17 @@ void vm_destroy(struct vm *vm);
 void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Waits for the PIT set-up thread (vm_start_vcpus does it too); a
+/* Joins the PIT set-up thread vm_create() started (vm_start_vcpus() does
+ * too): afterwards the process has no thread of the VM's until the vCPUs
+ * start, so a caller may change per-thread state (the sandbox's jail); a
  * restore needs the PIT before it sets its state. */
 int vm_wait_pit(struct vm *vm, struct kv_err *err);
-/* Starts the vCPU threads. */
+/* Starts the vCPU threads and waits until each has loaded its seccomp
+ * filter; they enter the guest only once vm_run() opens the gate. */
 int vm_start_vcpus(struct vm *vm, struct kv_err *err);
+/* Lets started vCPUs enter KVM_RUN (vm_run(), after the main thread's
+ * filter).  Idempotent. */
+void vm_open_gate(struct vm *vm);
 /* Kicks every vCPU out of KVM_RUN and joins the threads. */
 void vm_stop_vcpus(struct vm *vm);
 

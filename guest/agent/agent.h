@@ -174,7 +174,6 @@ __attribute__((noreturn)) void child_main(const struct child_args *c);
 
 /* caps.c */
 int caps_apply(const struct agent_process *p, unsigned cap_last, struct kv_err *err);
-unsigned caps_last_cap(void);
 
 /* net.c */
 int net_loopback_up(struct kv_err *err);

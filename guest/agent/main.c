@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "guest/agent/agent.h"
+#include "util/caps.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 

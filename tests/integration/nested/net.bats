@@ -215,7 +215,18 @@ start_server() {
 	run k exec n1 ip route
 	echo "$output"
 	[[ "$output" == *"default via $IP_P dev eth0"* ]]
-	k delete --force n1
+	# the jailed sandbox keeps CAP_NET_ADMIN (0x1000) and nothing else,
+	# to give the interface back itself when the container ends
+	pid=$(k state n1 | jq .pid)
+	grep -qx "CapEff:	0000000000001000" "/proc/$pid/status"
+	grep -qx "CapPrm:	0000000000001000" "/proc/$pid/status"
+	grep -qx "CapBnd:	0000000000000000" "/proc/$pid/status"
+	k kill n1 KILL
+	for i in $(seq 600); do [ "$(k state n1 | jq -r .status)" = stopped ] && break; sleep 0.1; done
+	[ "$(k state n1 | jq -r .status)" = stopped ]
+	host_side_clean # by the sandbox, before delete
+	[ ! -e "$R/n1/net" ]
+	k delete n1
 	host_side_clean
 }
 
