@@ -23,6 +23,9 @@ static const struct kv_seccomp_rule rules[] = {
     /* interrupts of the legacy devices (UART, RTC) and of a virtio slot
      * without an irqfd (KVBOX_NO_IRQFD): pulse an IOAPIC pin */
     SC_ARG(ioctl, 1, KVM_IRQ_LINE),
+    /* a triple fault is reported with the guest's registers (read only) */
+    SC_ARG(ioctl, 1, KVM_GET_REGS),
+    SC_ARG(ioctl, 1, KVM_GET_SREGS),
     /* virtio-net DRIVER_OK and reset: the offloads the guest accepted */
     SC_ARG(ioctl, 1, TUNSETOFFLOAD),
     /* eventfds (irqfd, the stop and wake eventfds), tap frames and vsock

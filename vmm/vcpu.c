@@ -124,6 +124,26 @@ static void vcpu_internal_error(struct vcpu *v)
 			run->internal.suberror, hint);
 }
 
+/* A triple fault names where the guest was: the instruction, its mode
+ * and its page tables, which is what a kernel developer asks first. */
+static void vcpu_triple_fault(struct vcpu *v)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT, "guest triple fault on vCPU %u",
+				v->id);
+		return;
+	}
+	vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT,
+			"guest triple fault on vCPU %u (rip 0x%llx rsp 0x%llx cs 0x%x cr0 0x%llx "
+			"cr2 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx)",
+			v->id, (unsigned long long)r.rip, (unsigned long long)r.rsp,
+			(unsigned)s.cs.selector, (unsigned long long)s.cr0, (unsigned long long)s.cr2,
+			(unsigned long long)s.cr3, (unsigned long long)s.cr4,
+			(unsigned long long)s.efer);
+}
+
 /* Returns false when the loop should end. */
 static bool vcpu_dispatch(struct vcpu *v)
 {
@@ -139,8 +159,7 @@ static bool vcpu_dispatch(struct vcpu *v)
 	case KVM_EXIT_HLT: /* only without an in-kernel LAPIC; keep going */
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT, "guest triple fault on vCPU %u",
-				v->id);
+		vcpu_triple_fault(v);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		vcpu_handle_system_event(v);
