@@ -32,7 +32,7 @@ setup_file() {
 	export image="$BATS_FILE_TMPDIR/image"
 	save_at 5 "$image" --cpus 2
 	export saved_out="$BATS_FILE_TMPDIR/save.out"
-	cp "$BATS_FILE_TMPDIR/run.out" "$saved_out"
+	tr -d '\r' <"$BATS_FILE_TMPDIR/run.out" >"$saved_out" # the serial console's CRLF
 }
 
 make_initrd() {
@@ -99,6 +99,7 @@ field() {
 
 restore() {
 	run --separate-stderr timeout -k 10 600 "$kvbox" boot --restore "$image" --debug "$@" </dev/null
+	output=${output//$'\r'/} # the serial console's CRLF
 	sed -n 's/^kvbox: \(restored .*\)/# \1/p' <<<"$stderr" >&3
 	echo "status $status"
 	echo "stderr: $stderr"
