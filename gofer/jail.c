@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The gofer's jail (first layer; seccomp and capability dropping come with
- * the defence-in-depth work).  In order:
+ * The gofer's jail (its seccomp filter follows, gofer/main.c).  In order:
  *   1. PR_SET_PDEATHSIG(SIGKILL), then check the parent is still the VMM
  *      (it may have died before the prctl).
  *   2. A private mount namespace (unshare CLONE_NEWNS; without
@@ -18,6 +17,9 @@
  *      from the bind mounts, and the tmpfs is remounted read-only.
  *      /proc/self/fd stays reachable only through the fd opened before (the 9P server's proc_fd).
  *   4. no_new_privs, no core dumps (guest RAM is mapped).
+ *   5. Capabilities: every one dropped from the bounding, ambient,
+ *      inheritable, effective and permitted sets but GOFER_CAPS, what
+ *      serving a tree of files of any owner takes (below).
  * Steps 2 and 3 are util/jail.c's, shared with the sandbox's jail
  * (vmm/sandbox_jail.c).
  * The 9P server never leaves its attach fds anyway (RESOLVE_BENEATH, one
@@ -25,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,9 +36,38 @@
 #include <unistd.h>
 
 #include "gofer/gofer.h"
+#include "util/caps.h"
 #include "util/cleanup.h"
-#include "util/sanitizer.h"
 #include "util/jail.h"
+#include "util/sanitizer.h"
+
+/* What the 9P server needs as root to serve files of any owner as the
+ * guest asks: read, write and search regardless of mode (DAC_OVERRIDE,
+ * DAC_READ_SEARCH: also linkat(AT_EMPTY_PATH)), chmod/utimes/xattrs of
+ * files it does not own (FOWNER), chown to the guest's ids (CHOWN),
+ * setuid/setgid bits kept across writes and chown (FSETID), device
+ * nodes the guest makes (MKNOD; they cannot be opened as devices: the
+ * shares are nodev), file capabilities a container image sets with
+ * setcap (SETFCAP).  Everything else goes, CAP_SYS_ADMIN first. */
+#define GOFER_CAPS                                                                                 \
+	((1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_DAC_READ_SEARCH) |        \
+	 (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) | (1ull << CAP_MKNOD) | (1ull << CAP_SETFCAP))
+
+/* Step 5.  The bounding set needs CAP_SETPCAP, which goes last (with
+ * the permitted set); without it (an unprivileged gofer) there is
+ * nothing to drop from. */
+static int drop_caps(struct kv_err *err)
+{
+	uint64_t have;
+	int r = caps_get_permitted(&have, err);
+	if (r == 0 && (have & (1ull << CAP_SETPCAP)))
+		r = caps_drop_bounding(GOFER_CAPS, caps_last_cap(), err);
+	if (r == 0)
+		r = caps_clear_ambient(err);
+	if (r == 0)
+		r = caps_set(have & GOFER_CAPS, have & GOFER_CAPS, 0, err);
+	return r < 0 ? kv_err_wrap(err, r, "jail: capabilities") : 0;
+}
 
 /* The empty root: a tmpfs in our private namespace holding a bind mount
  * of each share, entered with pivot_root. */
@@ -91,6 +123,8 @@ int gofer_jail(struct gofer_opts *o, pid_t parent, struct kv_err *err)
 	struct rlimit no_core = {0, 0};
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0)
 		return kv_err_sys(err, errno, "jail: RLIMIT_CORE");
+	if ((r = drop_caps(err)))
+		return r;
 	/* A credential change (the user namespace) can clear the death
 	 * signal: set it again, and look at the parent again. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)

@@ -54,3 +54,13 @@ int caps_clear_ambient(struct kv_err *err)
 		return kv_err_sys(err, errno, "clearing the ambient set");
 	return 0;
 }
+
+int caps_get_permitted(uint64_t *permitted, struct kv_err *err)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return kv_err_sys(err, errno, "capget");
+	*permitted = (uint64_t)data[0].permitted | (uint64_t)data[1].permitted << 32;
+	return 0;
+}

@@ -126,7 +126,7 @@ thread_modes() {
 		fail "no line naming SIGSYS"
 }
 
-@test "gofer: filtered in a normal boot, takes guest RAM and shuts down cleanly" {
+@test "gofer: filtered in a normal boot, holds only its 7 capabilities, takes guest RAM and shuts down cleanly" {
 	needs_kvm
 	mkdir -p "$BATS_TEST_TMPDIR/share"
 	timeout -k 5 60 "$KVBOX" boot --kernel "$GUESTS/halt.bzimage" \
@@ -139,15 +139,23 @@ thread_modes() {
 		sleep 0.1
 	done
 	[ -n "$gofer" ] || { cat "$BATS_TEST_TMPDIR/out" >&2; kill $pid; fail "no gofer"; }
-	local modes
+	local modes caps
 	modes=$(thread_modes "$gofer")
 	echo "gofer: $modes" >&2
+	# gofer/jail.c's GOFER_CAPS: chown, dac_override, dac_read_search,
+	# fowner, fsetid, mknod, setfcap (bits 0-4, 27, 31), in every set
+	caps=$(awk '/^Cap(Prm|Eff|Bnd|Amb|Inh):/ {printf "%s=%s ", $1, $2}' /proc/"$gofer"/status)
+	echo "gofer: $caps" >&2
 	kill -TERM "$vmm"
 	status=0
 	wait $pid || status=$?
 	cat "$BATS_TEST_TMPDIR/out" >&2
 	[[ "$modes" == *" 2 1" ]] && [ "$(wc -l <<<"$modes")" -eq 1 ] ||
 		fail "the gofer is not filtered"
+	if [ "$(id -u)" = 0 ]; then
+		[ "$caps" = "CapInh:=0000000000000000 CapPrm:=000000008800001f CapEff:=000000008800001f CapBnd:=000000008800001f CapAmb:=0000000000000000 " ] ||
+			fail "the gofer's capabilities: $caps"
+	fi
 	# SIGTERM: 128 + 15 from the VMM; the gofer went without a word
 	status_is 143
 	! grep -q "gofer" "$BATS_TEST_TMPDIR/out" || fail "the gofer complained"
