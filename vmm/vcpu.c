@@ -135,6 +135,14 @@ static void vcpu_triple_fault(struct vcpu *v)
 				v->id);
 		return;
 	}
+	/* KVM on AMD SVM resets the vCPU before it reports the shutdown (the
+	 * VMCB is undefined after one): the reset vector is all there is */
+	if (r.rip == 0xfff0 && s.cs.selector == 0xf000) {
+		vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT,
+				"guest triple fault on vCPU %u (where: not known, KVM reset the vCPU)",
+				v->id);
+		return;
+	}
 	vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT,
 			"guest triple fault on vCPU %u (rip 0x%llx rsp 0x%llx cs 0x%x cr0 0x%llx "
 			"cr2 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx)",
