@@ -280,8 +280,8 @@ int gofer_client_set_mem(struct gofer_client *c, const struct guest_mem *mem, st
 		if (c->pid > 0 && wait_child(c, 2000)) {
 			int st = c->exit_status;
 			if (WIFSIGNALED(st))
-				snprintf(how, sizeof(how), ": killed by signal %d (%s)", WTERMSIG(st),
-					 strsignal(WTERMSIG(st)));
+				snprintf(how, sizeof(how), ": killed by signal %d (%s)",
+					 WTERMSIG(st), strsignal(WTERMSIG(st)));
 			else if (WIFEXITED(st))
 				snprintf(how, sizeof(how), ": exit status %d", WEXITSTATUS(st));
 		}

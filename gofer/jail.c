@@ -51,7 +51,8 @@
  * setcap (SETFCAP).  Everything else goes, CAP_SYS_ADMIN first. */
 #define GOFER_CAPS                                                                                 \
 	((1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_DAC_READ_SEARCH) |        \
-	 (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) | (1ull << CAP_MKNOD) | (1ull << CAP_SETFCAP))
+	 (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) | (1ull << CAP_MKNOD) |                       \
+	 (1ull << CAP_SETFCAP))
 
 /* Step 5.  The bounding set needs CAP_SETPCAP, which goes last (with
  * the permitted set); without it (an unprivileged gofer) there is

@@ -320,9 +320,9 @@ static int wait_ready(int fd, pid_t child, pid_t *gofer, struct kv_err *err)
 		pid_t w = waitpid(child, &status, WNOHANG);
 		if (w == child) {
 			if (WIFSIGNALED(status))
-				return kv_err_set(err, EIO,
-						  "the sandbox died of signal %d (%s) while starting",
-						  WTERMSIG(status), strsignal(WTERMSIG(status)));
+				return kv_err_set(
+				    err, EIO, "the sandbox died of signal %d (%s) while starting",
+				    WTERMSIG(status), strsignal(WTERMSIG(status)));
 			return kv_err_set(err, EIO,
 					  "the sandbox exited with status %d while starting",
 					  WEXITSTATUS(status));

@@ -252,8 +252,9 @@ static void do_request(struct sandbox *sb, int client, json_t *req, int *fds, un
 	c->busy = true;
 	/* a frozen guest answers nothing: refuse what needs the agent at once
 	 * (kill 9 and resume are handled below) */
-	bool needs_agent = strcmp(op, "pause") && strcmp(op, "resume") &&
-			   !(!strcmp(op, "kill") && json_integer_value(json_object_get(req, "signal")) == 9);
+	bool needs_agent =
+	    strcmp(op, "pause") && strcmp(op, "resume") &&
+	    !(!strcmp(op, "kill") && json_integer_value(json_object_get(req, "signal")) == 9);
 	if (needs_agent && vm_paused(sb->vm)) {
 		kv_err_set(&err, EAGAIN, "the container is paused (resume it first)");
 		reply_err(sb, client, &err);

@@ -16,9 +16,9 @@
  * vmm/sandbox_jail.c); its master goes to the console socket (SCM_RIGHTS,
  * with the pty's name as the payload, as runc does) over a connection
  * made before the jail: by the sandbox for create's --console-socket, by
- * `kvbox exec` for its own (an fd in the exec request) and the slave, in raw mode, is relayed to one vsock stream to
- * the guest pty.  A 250 ms tick compares the pty's window size with what
- * the guest was last told and sends RESIZE on a change.
+ * `kvbox exec` for its own (an fd in the exec request) and the slave, in raw mode, is relayed to
+ * one vsock stream to the guest pty.  A 250 ms tick compares the pty's window size with what the
+ * guest was last told and sends RESIZE on a change.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -250,8 +250,7 @@ static int listen_port(struct sandbox *sb, int slot, int stream, struct kv_err *
 /* runc's console socket protocol: one message, the pty's name as data and
  * the master as SCM_RIGHTS, on a connection made before (the jail reaches
  * no socket path). */
-static int send_master(int sock, const char *what, int master, const char *name,
-		       struct kv_err *err)
+static int send_master(int sock, const char *what, int master, const char *name, struct kv_err *err)
 {
 	struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
 	union {
@@ -259,8 +258,10 @@ static int send_master(int sock, const char *what, int master, const char *name,
 		struct cmsghdr align;
 	} u;
 	memset(&u, 0, sizeof(u));
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -271,8 +272,8 @@ static int send_master(int sock, const char *what, int master, const char *name,
 	return 0;
 }
 
-static int make_pty(struct sandbox *sb, struct sb_proc *p, int console_fd,
-		    const char *console_name, struct agent_process *ap, struct kv_err *err)
+static int make_pty(struct sandbox *sb, struct sb_proc *p, int console_fd, const char *console_name,
+		    struct agent_process *ap, struct kv_err *err)
 {
 	if (console_fd < 0)
 		return kv_err_set(err, EINVAL,

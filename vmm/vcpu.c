@@ -138,18 +138,18 @@ static void vcpu_triple_fault(struct vcpu *v)
 	/* KVM on AMD SVM resets the vCPU before it reports the shutdown (the
 	 * VMCB is undefined after one): the reset vector is all there is */
 	if (r.rip == 0xfff0 && s.cs.selector == 0xf000) {
-		vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT,
-				"guest triple fault on vCPU %u (where: not known, KVM reset the vCPU)",
-				v->id);
+		vm_request_exit(
+		    v->vm, VM_EXIT_TRIPLE_FAULT,
+		    "guest triple fault on vCPU %u (where: not known, KVM reset the vCPU)", v->id);
 		return;
 	}
 	vm_request_exit(v->vm, VM_EXIT_TRIPLE_FAULT,
 			"guest triple fault on vCPU %u (rip 0x%llx rsp 0x%llx cs 0x%x cr0 0x%llx "
 			"cr2 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx)",
 			v->id, (unsigned long long)r.rip, (unsigned long long)r.rsp,
-			(unsigned)s.cs.selector, (unsigned long long)s.cr0, (unsigned long long)s.cr2,
-			(unsigned long long)s.cr3, (unsigned long long)s.cr4,
-			(unsigned long long)s.efer);
+			(unsigned)s.cs.selector, (unsigned long long)s.cr0,
+			(unsigned long long)s.cr2, (unsigned long long)s.cr3,
+			(unsigned long long)s.cr4, (unsigned long long)s.efer);
 }
 
 /* Returns false when the loop should end. */
