@@ -10,21 +10,10 @@
 
 bats_require_minimum_version 1.5.0
 
+load oci-helpers
+
 setup_file() {
-	top=$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)
-	export top
-	[ -e /dev/kvm ] || { echo "no /dev/kvm: run this inside tests/nested/run" >&2; return 1; }
-	if [ -e /sys/module/kvm_pvm ]; then
-		echo "this host's KVM is PVM: run this inside tests/nested/run" >&2
-		return 1
-	fi
-	export kvbox=${KVBOX:-$top/build/kvbox}
-	export KVBOX_KERNEL=${KVBOX_KERNEL:-$top/build/kernel/bzImage}
-	[ -x "$kvbox" ] && [ -f "$KVBOX_KERNEL" ] ||
-		{ echo "build kvbox (ninja -C build) and images/build-kernel first" >&2; return 1; }
-	export R=$BATS_FILE_TMPDIR/root
-	"$top/images/mkbundle" "$BATS_FILE_TMPDIR/base" true >/dev/null
-	export rootfs=$BATS_FILE_TMPDIR/base/rootfs
+	oci_setup_file
 }
 
 setup() {
@@ -38,22 +27,6 @@ teardown() {
 	done
 	! pgrep -f "kvbox (sandbox|gofer)" >/dev/null || { pgrep -af "kvbox (sandbox|gofer)"; false; }
 }
-
-bundle() {
-	local b=$BATS_TEST_TMPDIR/$1
-	shift
-	mkdir -p "$b"
-	local args='[]' a
-	for a in "$@"; do
-		args=$(jq -c --arg a "$a" '. + [$a]' <<<"$args")
-	done
-	jq --arg root "$rootfs" --argjson args "$args" \
-		'.root.path = $root | .process.args = $args | .process.terminal = false' \
-		"$BATS_FILE_TMPDIR/base/config.json" >"$b/config.json"
-	echo "$b"
-}
-
-k() { "$kvbox" --root "$R" "$@"; }
 
 # selftest ROLE: create under KVBOX_SECCOMP_SELFTEST=ROLE must fail with
 # the expected line, and leave no state and no process
