@@ -9,7 +9,9 @@
 # per-run writable share (9p tag "kvboxrun") at /run/kvbox-nested/share and
 # switch_roots into l1-pid1, which runs the command and powers off.
 # Kernel command line knobs: kvbox.cgroup=hybrid|v2 (default hybrid, like
-# the host), kvbox.cache=<9p cache mode for the host root> (default loose).
+# the host), kvbox.cache=<9p cache mode for the host root> (default loose),
+# kvbox.kallsyms=1 (copy the text symbols to the share),
+# <module>.<param>=<value> (a parameter of a module we load).
 PATH=/bin
 /bin/busybox mkdir -p /bin /proc /sys /dev
 /bin/busybox --install -s /bin
@@ -32,21 +34,34 @@ stage() {
 mount -t proc -o nosuid,nodev,noexec proc /proc || fail "cannot mount /proc"
 mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || fail "cannot mount /sys"
 mount -t devtmpfs -o mode=0755,nosuid devtmpfs /dev || fail "cannot mount /dev"
-echo 1 >/proc/sys/kernel/printk
+echo 4 >/proc/sys/kernel/printk # errors and worse reach the console log
 
 cgmode=hybrid
 cache=loose
+kallsyms=0
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 		kvbox.cgroup=*) cgmode=${arg#kvbox.cgroup=} ;;
 		kvbox.cache=*) cache=${arg#kvbox.cache=} ;;
+		kvbox.kallsyms=1) kallsyms=1 ;;
 	esac
 done
 
 stage "loading modules"
+# A module's parameters come from the kernel command line as
+# <module>.<param>=<value> (what modprobe would do; insmod does not), e.g.
+# KVBOX_NESTED_APPEND=kvm_amd.vgif=0.
 while read -r m; do
 	[ -n "$m" ] || continue
-	insmod "/lib/modules/$m" || fail "cannot load module $m"
+	name=${m##*/}
+	name=${name%.ko*}
+	name=$(echo "$name" | tr - _)
+	params=
+	for arg in $(cat /proc/cmdline); do
+		case "$arg" in "$name".*=*) params="$params ${arg#"$name".}" ;; esac
+	done
+	# shellcheck disable=SC2086 # one word per parameter
+	insmod "/lib/modules/$m" $params || fail "cannot load module $m$params"
 done </modules.list
 # No halt polling: a vCPU thread of an L2 that halts would otherwise spin
 # for up to 200 us of emulated time on one of the L1's two TCG vCPUs
@@ -70,6 +85,10 @@ mkdir -p $R/run/kvbox-nested/share $R/run/lock
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=$msize,cache=none kvboxrun $R/run/kvbox-nested/share \
 	|| fail "cannot mount the result share (9p tag kvboxrun)"
 cp /l1-pid1 /bin/busybox $R/run/kvbox-nested/ || fail "cannot copy l1-pid1"
+# kvbox.kallsyms=1: the kernel's text symbols for tests/nested/run, which
+# names the functions of a wedged L1's RIPs with them (booted nokaslr, so
+# one copy serves every run of this kernel)
+[ "$kallsyms" = 0 ] || grep ' [tT] ' /proc/kallsyms >$R/run/kvbox-nested/share/kallsyms || true
 
 mount --move /proc $R/proc || fail "cannot move /proc"
 mount --move /sys $R/sys || fail "cannot move /sys"
