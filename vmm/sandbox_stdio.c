@@ -132,7 +132,10 @@ static bool write_all(struct relay *r, const uint8_t *buf, size_t len)
 	 * not change their flags): write at most what POLLOUT promised */
 	size_t chunk = r->out_is_vsock ? len : PIPE_CHUNK;
 	while (len) {
-		if (!wait_fd(r->out, POLLOUT, r->cancel))
+		__atomic_store_n(&r->host_wait, true, __ATOMIC_RELAXED);
+		bool ready = wait_fd(r->out, POLLOUT, r->cancel);
+		__atomic_store_n(&r->host_wait, false, __ATOMIC_RELAXED);
+		if (!ready)
 			return false;
 		ssize_t n = write(r->out, buf, len < chunk ? len : chunk);
 		if (n < 0) {
@@ -142,7 +145,7 @@ static bool write_all(struct relay *r, const uint8_t *buf, size_t len)
 		}
 		buf += n;
 		len -= (size_t)n;
-		r->bytes += (uint64_t)n;
+		__atomic_add_fetch(&r->bytes, (uint64_t)n, __ATOMIC_RELAXED);
 	}
 	return true;
 }
@@ -349,11 +352,16 @@ int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], int console_f
 
 /* ---- draining and the tick ---- */
 
+/* Drained: every output stream of the exited process reached EOF.  The
+ * wait is bounded by exit_deadline_ms, which each check moves
+ * SANDBOX_DRAIN_MS ahead while a stream still makes progress (bytes
+ * copied since the last check) or waits on the host reader: only a
+ * stream the guest keeps open without writing is cut short. */
 bool sb_stdio_drained(struct sandbox *sb, int slot)
 {
 	struct sb_proc *p = &sb->procs[slot];
-	if (p->exit_deadline_ms && sb_now_ms() >= p->exit_deadline_ms)
-		return true;
+	uint64_t now = sb_now_ms();
+	bool open = false;
 	/* output relays: stdout, stderr, or the console's guest -> host */
 	for (int k = 1; k <= 2; k++) {
 		struct relay *r = &p->relay[k];
@@ -363,10 +371,19 @@ bool sb_stdio_drained(struct sandbox *sb, int slot)
 		/* the agent never connected (the process failed early): done */
 		if (!r->started && !p->listening[p->terminal ? STREAM_CONSOLE : k])
 			continue;
-		if (!r->started || !__atomic_load_n(&r->done, __ATOMIC_ACQUIRE))
-			return false;
+		if (r->started && __atomic_load_n(&r->done, __ATOMIC_ACQUIRE))
+			continue;
+		open = true;
+		if (!r->started)
+			continue;
+		uint64_t b = __atomic_load_n(&r->bytes, __ATOMIC_RELAXED);
+		if (b != r->seen || __atomic_load_n(&r->host_wait, __ATOMIC_RELAXED)) {
+			r->seen = b;
+			if (p->exit_deadline_ms)
+				p->exit_deadline_ms = now + SANDBOX_DRAIN_MS;
+		}
 	}
-	return true;
+	return !open || (p->exit_deadline_ms && now >= p->exit_deadline_ms);
 }
 
 static void resize_done(struct sandbox *sb, void *ctx, const struct agent_msg *reply,
