@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -80,6 +82,28 @@ static void put_uptime(const char *name)
 	put(name, buf);
 }
 
+/*
+ * Holds one KVM VM with one vCPU (never run) for the L1's whole life.
+ * Creating the first VM and destroying the last flip static keys of the
+ * L1 kernel (preempt_notifier_key at every VM; KVM's apic_sw_disabled for
+ * a vCPU whose APIC is still software-disabled), and a flip rewrites
+ * kernel text through int3 breakpoints on every CPU.  Under QEMU's
+ * multi-threaded TCG that cross-modifying code has wedged the L1 (one
+ * vCPU stuck in exc_int3, the other spinning on a lock with interrupts
+ * off); with this VM held, the tests' VMs never take those counts
+ * through zero.  Best effort: no /dev/kvm, no hold.
+ */
+static void hold_kvm(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return;
+	int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0 || ioctl(vm, KVM_CREATE_VCPU, 0) < 0)
+		msg("could not hold a KVM VM (static keys will flip with the tests' VMs)");
+	/* the fds stay open until this process dies */
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || getpid() != 1) {
@@ -100,6 +124,7 @@ int main(int argc, char **argv)
 	pid_t beat = fork();
 	if (beat == 0) {
 		setpriority(PRIO_PROCESS, 0, -15);
+		hold_kvm();
 		for (;;) {
 			put_uptime("heartbeat");
 			sleep(5);
