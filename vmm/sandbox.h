@@ -54,16 +54,16 @@
 #include "util/err.h"
 #include "vmm/vm.h"
 
-#define SANDBOX_MAX_PROCS    64	   /* the init + concurrent execs */
-#define SANDBOX_PORT_BASE    2048u /* stdio ports: base + 4 * slot + stream */
-#define SANDBOX_MAX_PENDING  128
-#define SANDBOX_MAX_CLIENTS  64
+#define SANDBOX_MAX_PROCS   64	  /* the init + concurrent execs */
+#define SANDBOX_PORT_BASE   2048u /* stdio ports: base + 4 * slot + stream */
+#define SANDBOX_MAX_PENDING 128
+#define SANDBOX_MAX_CLIENTS 64
 /* After an EXIT, how long an output stream may go without a byte while
  * the host side is ready for more, before we stop waiting for its EOF: a
  * stream that still moves, or waits on a slow host reader, is followed
  * to its end as runc follows its pipes. */
 #define SANDBOX_DRAIN_MS     5000
-#define SANDBOX_AGENT_WAIT_S 300  /* HELLO and CREATE, under TCG */
+#define SANDBOX_AGENT_WAIT_S 300 /* HELLO and CREATE, under TCG */
 /* RLIMIT_NOFILE in the jail: the worst case is about 1,700 (64 processes
  * x 17: 3 stdio fds, 4 vsock streams x 2 ends, 4 relay eventfds, a pty;
  * 64 control connections x 4 with their fds; ~300 for the machine) */
@@ -83,10 +83,10 @@ struct relay {
 	int cancel;	   /* eventfd: stop now */
 	pthread_t thread;
 	bool started;
-	bool done; /* atomic: the thread has finished */
-	uint64_t bytes;	 /* atomic (relaxed): copied so far */
-	bool host_wait;	 /* atomic (relaxed): blocked until the host fd takes more */
-	uint64_t seen;	 /* main thread: bytes at the last drain check */
+	bool done;	/* atomic: the thread has finished */
+	uint64_t bytes; /* atomic (relaxed): copied so far */
+	bool host_wait; /* atomic (relaxed): blocked until the host fd takes more */
+	uint64_t seen;	/* main thread: bytes at the last drain check */
 };
 
 enum { STREAM_STDIN, STREAM_STDOUT, STREAM_STDERR, STREAM_CONSOLE, STREAM_COUNT };
