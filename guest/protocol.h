@@ -47,6 +47,15 @@
  *                                        filesystems; then it powers off
  *     UPDATE  struct agent_update     -> (empty) once the container's cgroup
  *                                        took every value
+ *     PARK    (empty)                 -> (empty); then the agent closes the
+ *                                        channel and listens on its port for
+ *                                        the next host (a template snapshot
+ *                                        is taken while it waits); the new
+ *                                        connection starts with HELLO again
+ *     RESUME  struct agent_resume     -> (empty) once the guest's random
+ *                                        pool is reseeded and its clock set
+ *                                        (the first request after a
+ *                                        template restore)
  *
  * Decoding is a cursor with a sticky error (diod style): truncation
  * -EPROTO, an unknown type or flag combination -EBADMSG, a frame larger
@@ -103,6 +112,8 @@ enum agent_type {
 	AGENT_SHUTDOWN,
 	AGENT_ERROR,
 	AGENT_UPDATE, /* added in protocol 1 after ERROR: wire values never move */
+	AGENT_PARK,
+	AGENT_RESUME,
 	AGENT_TYPE_COUNT,
 };
 
@@ -301,6 +312,17 @@ struct agent_update {
 	char *cpuset_cpus;   /* cpuset.cpus */
 };
 
+/* After a restore from a template every guest holds the same random
+ * state and the template's clock: fresh entropy from the host (mixed in
+ * and credited, then the kernel's CRNG reseeded) and the host's
+ * CLOCK_REALTIME. */
+#define AGENT_SEED_BYTES 64u
+struct agent_resume {
+	uint8_t *seed; /* AGENT_SEED_BYTES */
+	uint32_t seed_len;
+	uint64_t realtime_ns; /* host CLOCK_REALTIME when sent */
+};
+
 struct agent_error {
 	int32_t errnum; /* positive errno */
 	char *message;
@@ -323,6 +345,7 @@ struct agent_msg {
 		struct agent_stats stats;
 		struct agent_error error;
 		struct agent_update update;
+		struct agent_resume resume;
 	} u;
 	struct agent_arena *arena; /* owns decoded data; NULL when built by hand */
 };

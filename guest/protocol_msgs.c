@@ -390,6 +390,18 @@ static const struct field update_f[] = {
 };
 SCHEMA(update, struct agent_update, check_update);
 
+static int check_resume(const void *v)
+{
+	const struct agent_resume *r = v;
+	return r->seed_len == AGENT_SEED_BYTES && r->realtime_ns ? 0 : -EINVAL;
+}
+
+static const struct field resume_f[] = {
+    LST(1, F_BYTES, struct agent_resume, seed, seed_len, AGENT_SEED_BYTES),
+    FLD(2, F_U64, struct agent_resume, realtime_ns),
+};
+SCHEMA(resume, struct agent_resume, check_resume);
+
 static int check_error(const void *v)
 {
 	const struct agent_error *e = v;
@@ -423,6 +435,8 @@ static const struct {
     [AGENT_SHUTDOWN] = {"SHUTDOWN", &empty_s, &empty_s, NULL},
     [AGENT_ERROR] = {"ERROR", NULL, &error_s, NULL},
     [AGENT_UPDATE] = {"UPDATE", &update_s, &empty_s, NULL},
+    [AGENT_PARK] = {"PARK", &empty_s, &empty_s, NULL},
+    [AGENT_RESUME] = {"RESUME", &resume_s, &empty_s, NULL},
 };
 
 const char *agent_type_name(unsigned type)

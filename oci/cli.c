@@ -18,6 +18,7 @@
 #include "oci/build-info.h"
 #include "oci/cli.h"
 #include "oci/net.h"
+#include "oci/template.h"
 #include "security/seccomp.h"
 #include "util/cleanup.h"
 #include "vmm/kvm.h"
@@ -47,6 +48,8 @@ static const struct oci_cmd commands[] = {
     {"spec", oci_cmd_spec, "write a default config.json", true},
     {"start", oci_cmd_start, "start a created container's process", false},
     {"state", oci_cmd_state, "print a container's OCI state JSON", true},
+    {"template", oci_cmd_template, "build, list or drop the pre-booted VMs containers start from",
+     false},
     {"update", oci_cmd_update, "change a running container's resources", true},
 };
 
@@ -66,7 +69,9 @@ void oci_cli_usage_commands(FILE *f)
 		"global flags (before the command): --root DIR (default %s), --log FILE,\n"
 		"  --log-format text|json, --debug, --systemd-cgroup,\n"
 		"  --network sandbox|none (default sandbox: the VM takes over the\n"
-		"  interfaces of the container's network namespace; none: loopback only)\n",
+		"  interfaces of the container's network namespace; none: loopback only),\n"
+		"  --boot-mode cold|template (default template, or KVBOX_BOOT_MODE: start\n"
+		"  from a pre-booted VM, see kvbox template --help; cold: boot the kernel)\n",
 		OCI_STATEDIR_DEFAULT);
 }
 
@@ -240,7 +245,8 @@ enum {
 	OPT_SYSTEMD,
 	OPT_CRIU,
 	OPT_ROOTLESS,
-	OPT_NETWORK
+	OPT_NETWORK,
+	OPT_BOOT_MODE
 };
 
 static const struct option global_opts[] = {
@@ -250,6 +256,7 @@ static const struct option global_opts[] = {
     {"debug", no_argument, NULL, OPT_DEBUG},
     {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
     {"network", required_argument, NULL, OPT_NETWORK},
+    {"boot-mode", required_argument, NULL, OPT_BOOT_MODE},
     /* runc's, accepted and ignored: there is no CRIU, and rootless is decided per command */
     {"criu", required_argument, NULL, OPT_CRIU},
     {"rootless", required_argument, NULL, OPT_ROOTLESS},
@@ -297,6 +304,12 @@ static int parse_globals(struct oci_cli *cli, int argc, char **argv)
 			cli->network = oci_net_mode_name(mode);
 			break;
 		}
+		case OPT_BOOT_MODE:
+			if (strcmp(optarg, "cold") && strcmp(optarg, "template"))
+				return global_fail("--boot-mode %s: expected cold or template",
+						   optarg);
+			cli->template_boot = !strcmp(optarg, "template");
+			break;
 		case OPT_CRIU:
 		case OPT_ROOTLESS:
 			break;
@@ -332,7 +345,10 @@ static int open_log(struct oci_cli *cli)
 
 int oci_cli_main(int argc, char **argv)
 {
-	struct oci_cli cli = {.root = OCI_STATEDIR_DEFAULT, .log_format = OCI_LOG_TEXT};
+	const char *bm = getenv("KVBOX_BOOT_MODE");
+	struct oci_cli cli = {.root = OCI_STATEDIR_DEFAULT,
+			      .log_format = OCI_LOG_TEXT,
+			      .template_boot = !bm || strcmp(bm, "cold")};
 
 	int r = parse_globals(&cli, argc, argv);
 	if (r >= 0)

@@ -35,6 +35,7 @@ struct oci_cli {
 	bool debug;	     /* --debug: debug lines to the log (or stderr) */
 	bool systemd_cgroup; /* --systemd-cgroup: accepted, kept for the cgroup code */
 	const char *network; /* --network sandbox|none (oci/net.h), default sandbox */
+	bool template_boot;  /* --boot-mode template (default; KVBOX_BOOT_MODE=cold) */
 	const char *cmd;     /* the command being run, for messages */
 	FILE *log;	     /* the opened --log file */
 };

@@ -41,9 +41,11 @@
 #include "oci/hooks.h"
 #include "oci/net.h"
 #include "oci/spec_agent.h"
+#include "oci/template.h"
 #include "util/cleanup.h"
 #include "vmm/ctl.h"
 #include "vmm/sandbox.h"
+#include "vmm/template.h"
 
 int oci_container_open(struct oci_cli *cli, const char *id, bool lock, struct oci_statedir *root,
 		       struct oci_container **out, struct kv_err *err)
@@ -139,6 +141,9 @@ int oci_container_hooks(struct oci_cli *cli, struct oci_container *c, int kind, 
  * the host cgroup's path and limits (strings in cfg). */
 struct create_plan {
 	struct oci_config *cfg;
+	uint64_t mem_bytes;
+	unsigned ncpus, nshares;
+	char template_dir[PATH_MAX]; /* "" = boot cold */
 	char cg_path[OCI_CG_PATH_MAX];
 	struct oci_cg_limits cg;
 };
@@ -167,6 +172,9 @@ static int precheck(const struct oci_create_opts *o, const char *id, bool system
 				sizeof(p->cg_path), err);
 	if (r == 0)
 		oci_cg_limits_from(cfg->linux_spec.resources, plan.mem_bytes, plan.ncpus, &p->cg);
+	p->mem_bytes = plan.mem_bytes;
+	p->ncpus = plan.ncpus;
+	p->nshares = plan.nshares;
 	oci_agent_create_free(&ac);
 	oci_vm_plan_free(&plan);
 	if (r < 0)
@@ -179,6 +187,32 @@ static int precheck(const struct oci_create_opts *o, const char *id, bool system
 				  kernel, strerror(errno));
 	char agent[PATH_MAX];
 	return agent_binary_path(agent, sizeof(agent), err);
+}
+
+/* --boot-mode template: the template for this VM size, built now if it
+ * is missing (before anything of the container exists, and outside its
+ * cgroup).  A template that cannot be built is a warning and a cold boot:
+ * the container does not depend on the cache. */
+static void pick_template(struct oci_cli *cli, struct create_plan *p)
+{
+	p->template_dir[0] = 0;
+	if (!cli->template_boot)
+		return;
+	if (p->nshares > TEMPLATE_SHARES) {
+		oci_cli_debug(cli, "booting cold: %u shares, a template has %u", p->nshares,
+			      TEMPLATE_SHARES);
+		return;
+	}
+	struct template_params tp;
+	struct kv_err err = {0};
+	bool built = false;
+	if (template_params_init(&tp, p->mem_bytes, p->ncpus, &err) < 0 ||
+	    template_ensure(cli, &tp, p->template_dir, sizeof(p->template_dir), &built, &err) < 0) {
+		oci_cli_warn(cli, "no template, booting cold: %s", err.msg);
+		p->template_dir[0] = 0;
+		return;
+	}
+	oci_cli_debug(cli, "template %s%s", p->template_dir, built ? " (built now)" : "");
 }
 
 /* The host cgroup (oci/cgroup.h), made and recorded in ROOT/ID before the
@@ -209,7 +243,8 @@ static int make_cgroup(struct oci_cli *cli, struct oci_container *c, const struc
 /* The child: becomes `kvbox sandbox`.  Never returns. */
 __attribute__((noreturn)) static void exec_sandbox(struct oci_cli *cli, const char *id,
 						   const struct oci_create_opts *o,
-						   const char *root, int ready, int go)
+						   const char *root, const char *template_dir,
+						   int ready, int go)
 {
 	/* wait until the parent has moved us into the cgroup: one byte, or
 	 * EOF when it could not (then it kills us anyway) */
@@ -259,6 +294,10 @@ __attribute__((noreturn)) static void exec_sandbox(struct oci_cli *cli, const ch
 	if (cli->network) {
 		argv[n++] = "--network";
 		argv[n++] = cli->network;
+	}
+	if (template_dir[0]) {
+		argv[n++] = "--template";
+		argv[n++] = template_dir;
 	}
 	argv[n++] = id;
 	argv[n] = NULL;
@@ -379,6 +418,7 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 		oci_config_free(plan.cfg);
 		return r;
 	}
+	pick_template(cli, &plan);
 	if ((r = oci_cli_open_root(cli, &root, true, err)) < 0) {
 		oci_config_free(plan.cfg);
 		return r;
@@ -410,7 +450,7 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 	if (child == 0) {
 		close(pipefd[0]);
 		close(go[1]);
-		exec_sandbox(cli, id, o, root.path, pipefd[1], go[0]);
+		exec_sandbox(cli, id, o, root.path, plan.template_dir, pipefd[1], go[0]);
 	}
 	close(pipefd[1]);
 	close(go[0]);

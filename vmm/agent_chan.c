@@ -77,10 +77,70 @@ static void agent_shutdown(struct vm_agent *a)
 	a->shutdown_sent = true;
 }
 
+static void agent_park(struct vm_agent *a)
+{
+	struct agent_msg m;
+	uint8_t frame[64];
+	agent_msg_init(&m, AGENT_PARK, 0, 1);
+	long n = agent_msg_encode(&m, frame, sizeof(frame));
+	if (n < 0 || write(a->fd, frame, (size_t)n) != n)
+		agent_fail(a, "agent: could not send PARK");
+}
+
+/* After PARK: its reply (or an ERROR), then the agent's close. */
+static void park_readable(struct vm_agent *a, int fd)
+{
+	ssize_t n = read(fd, a->buf + a->len, sizeof(a->buf) - a->len);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR) {
+			agent_fail(a, "agent: reading the channel failed after PARK");
+			agent_close(a);
+		}
+		return;
+	}
+	if (n == 0) {
+		agent_close(a);
+		if (!a->park_acked)
+			agent_fail(a, "agent: the channel closed before PARK was answered");
+		else
+			a->on_parked(a, a->parked_ctx);
+		return;
+	}
+	a->len += (size_t)n;
+	struct agent_hdr h;
+	while (!a->park_acked && agent_hdr_decode(a->buf, a->len, &h) == 0 &&
+	       a->len >= AGENT_HDR_SIZE + (size_t)h.len) {
+		struct agent_msg m;
+		size_t flen = AGENT_HDR_SIZE + (size_t)h.len;
+		int r = agent_msg_decode(a->buf, flen, &m);
+		if (r == 0 && m.hdr.type == AGENT_PARK && m.hdr.flags == AGENT_F_REPLY) {
+			a->park_acked = true;
+		} else if (r == 0 && m.hdr.type == AGENT_ERROR) {
+			char msg[512];
+			snprintf(msg, sizeof(msg), "agent: PARK refused: %s",
+				 m.u.error.message ? m.u.error.message : "?");
+			agent_fail(a, msg);
+		} else if (r < 0 || m.hdr.flags != AGENT_F_EVENT) {
+			agent_fail(a, "agent: unexpected frame after PARK");
+		}
+		agent_msg_free(&m);
+		memmove(a->buf, a->buf + flen, a->len - flen);
+		a->len -= flen;
+	}
+	if (a->len == sizeof(a->buf)) {
+		agent_fail(a, "agent: too much unread data after PARK");
+		agent_close(a);
+	}
+}
+
 static void agent_readable(void *ctx, int fd, uint32_t events)
 {
 	struct vm_agent *a = ctx;
 	(void)events;
+	if (a->hello_seen && a->on_parked) {
+		park_readable(a, fd);
+		return;
+	}
 	if (a->hello_seen) {
 		/* SHUTDOWN's reply and the close: drain, the power-off ends it */
 		uint8_t sink[4096];
@@ -115,7 +175,12 @@ static void agent_readable(void *ctx, int fd, uint32_t events)
 		vm_agent_ready_line(&msg.u.hello, line, sizeof(line));
 		fprintf(stderr, "kvbox: agent ready: %s\n", line);
 		a->hello_seen = true;
-		agent_shutdown(a);
+		memmove(a->buf, a->buf + used, a->len - used);
+		a->len -= used;
+		if (a->on_parked)
+			agent_park(a);
+		else
+			agent_shutdown(a);
 	} else if (r != -EAGAIN) {
 		agent_fail(a, err.msg);
 		agent_close(a);
@@ -147,13 +212,20 @@ static void agent_timeout(void *ctx, int fd, uint32_t events)
 		return;
 	char msg[160];
 	snprintf(msg, sizeof(msg), "agent: %s within %u s (see --agent-timeout)",
-		 !a->hello_seen ? "no HELLO" : "the guest did not power off", a->timeout_s);
+		 !a->hello_seen ? "no HELLO"
+		 : a->on_parked ? "the agent did not park"
+				: "the guest did not power off",
+		 a->timeout_s);
 	agent_fail(a, msg);
 }
 
 int vm_agent_start(struct vm_agent *a, struct vm *vm, unsigned timeout_s, struct kv_err *err)
 {
+	void (*on_parked)(struct vm_agent *, void *) = a->on_parked;
+	void *parked_ctx = a->parked_ctx;
 	memset(a, 0, sizeof(*a) - sizeof(a->buf));
+	a->on_parked = on_parked;
+	a->parked_ctx = parked_ctx;
 	a->vm = vm;
 	a->fd = a->timer_fd = -1;
 	a->timeout_s = timeout_s;

@@ -5,7 +5,8 @@
  * kvbox.agent_port= on the command line), takes the agent's connection,
  * reads HELLO with guest/protocol.c's decoder, prints
  *   kvbox: agent ready: protocol V, agent VERSION, kernel REL, ...
- * to stderr and sends SHUTDOWN, after which the agent powers the guest off.
+ * to stderr and sends SHUTDOWN, after which the agent powers the guest off
+ * (or, with on_parked, PARK: `kvbox template build`, oci/template.c).
  * A malformed frame, another message first, the channel closing before
  * HELLO, or no power-off within the timeout (a timerfd in vm->handlers)
  * stops the VM with VM_EXIT_ERROR and a message.
@@ -32,6 +33,12 @@ struct vm_agent {
 	int fd;	      /* the accepted connection, -1 before */
 	int timer_fd; /* timerfd: the whole exchange's deadline */
 	bool hello_seen, shutdown_sent;
+	/* Set before vm_agent_start: PARK instead of SHUTDOWN.  Called once
+	 * the agent answered and closed the channel (it then waits for a
+	 * host on its port): the moment to save a template. */
+	void (*on_parked)(struct vm_agent *a, void *ctx);
+	void *parked_ctx;
+	bool park_acked;
 	size_t len;
 	uint8_t buf[VM_AGENT_HELLO_MAX];
 };
@@ -45,7 +52,8 @@ int vm_agent_hello_parse(const uint8_t *buf, size_t len, struct agent_msg *msg, 
 /* Pure: the text after "kvbox: agent ready: ". */
 int vm_agent_ready_line(const struct agent_hello *h, char *buf, size_t size);
 
-/* After vm_create() with cfg.vsock: listen and arm the timer. */
+/* After vm_create() with cfg.vsock: listen and arm the timer (on_parked
+ * and parked_ctx are kept). */
 int vm_agent_start(struct vm_agent *a, struct vm *vm, unsigned timeout_s, struct kv_err *err);
 void vm_agent_stop(struct vm_agent *a);
 

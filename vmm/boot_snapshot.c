@@ -31,6 +31,11 @@ static int check_request(const struct boot_restore_req *req, const struct snap_m
 	if (req->ncpus && req->ncpus != m->ncpus)
 		return kv_err_set(err, EINVAL, "--cpus: %s holds a guest with %u vCPU(s), not %u",
 				  req->dir, m->ncpus, req->ncpus);
+	if (m->machine & SNAP_MACHINE_TEMPLATE)
+		return kv_err_set(err, EINVAL,
+				  "%s is a container template (kvbox template): containers start "
+				  "from it, kvbox boot does not",
+				  req->dir);
 	enum kvm_flavour here = kvm_detect_flavour();
 	if (m->flavour != (uint32_t)here)
 		return kv_err_set(
@@ -96,7 +101,7 @@ static void on_snapshot_signal(struct vm *vm, void *ctx)
 		fprintf(stderr, "kvbox boot: snapshot: %s\n", err.msg);
 		return;
 	}
-	if (snapshot_save(vm, bs->dir, &bs->ids, &st, &err) < 0) {
+	if (snapshot_save(vm, bs->dir, &bs->ids, 0, &st, &err) < 0) {
 		fprintf(stderr, "kvbox boot: %s; the guest goes on\n", err.msg);
 		vm_resume(vm);
 		return;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -27,9 +28,9 @@
 #include "vmm/agent_chan.h"
 #include "vmm/ctl.h"
 #include "vmm/runloop.h"
+#include "vmm/template.h"
 #include "vmm/vm_boot.h"
 
-#define SANDBOX_CMDLINE	    "console=ttyS0 reboot=k panic=-1 quiet"
 #define SHUTDOWN_TIMEOUT_S  10
 #define SANDBOX_EXIT_VMFAIL 255 /* the machine ended before the init did */
 
@@ -172,9 +173,56 @@ static void create_done(struct sandbox *sb, void *ctx, const struct agent_msg *r
 	sb_check_exits(sb); /* it may have died already */
 }
 
-void sb_on_hello(struct sandbox *sb, const struct agent_hello *h)
+static void send_create(struct sandbox *sb);
+
+static void resume_done(struct sandbox *sb, void *ctx, const struct agent_msg *reply,
+			const struct kv_err *err)
+{
+	(void)ctx;
+	(void)reply;
+	if (err) {
+		char msg[KV_ERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "the agent restored from the template: %s", err->msg);
+		sb_fail_startup(sb, msg);
+		return;
+	}
+	if (sb->debug)
+		sb_log(sb, "debug", "agent resumed: guest entropy reseeded, clock set");
+	send_create(sb);
+}
+
+/* Every VM of a template shares its random state and clock: fresh ones
+ * before anything of the container runs. */
+static void send_resume(struct sandbox *sb)
 {
 	struct kv_err err = {0};
+	uint8_t seed[AGENT_SEED_BYTES];
+	size_t got = 0;
+	while (got < sizeof(seed)) {
+		ssize_t n = getrandom(seed + got, sizeof(seed) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			sb_fail_startup(sb, "getrandom failed: no entropy for the restored guest");
+			return;
+		}
+		got += (size_t)n;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct agent_msg m;
+	agent_msg_init(&m, AGENT_RESUME, 0, 0);
+	m.u.resume.seed = seed;
+	m.u.resume.seed_len = sizeof(seed);
+	m.u.resume.realtime_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	int r = sb_agent_request(sb, &m, resume_done, NULL, &err);
+	explicit_bzero(seed, sizeof(seed));
+	if (r < 0)
+		sb_fail_startup(sb, err.msg);
+}
+
+void sb_on_hello(struct sandbox *sb, const struct agent_hello *h)
+{
 	if (sb->phase != SB_BOOTING)
 		return;
 	if (sb->debug) {
@@ -183,6 +231,15 @@ void sb_on_hello(struct sandbox *sb, const struct agent_hello *h)
 		sb_log(sb, "debug", "agent ready: %s", line);
 	}
 	sb->phase = SB_CREATING;
+	if (sb->restored)
+		send_resume(sb);
+	else
+		send_create(sb);
+}
+
+static void send_create(struct sandbox *sb)
+{
+	struct kv_err err = {0};
 	int slot = sb_proc_alloc(sb, true);
 	const int fds[3] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
 	int r = slot < 0 ? -1
@@ -281,7 +338,7 @@ static void on_timer(void *ctx, int fd, uint32_t events)
 /* ---- set-up ---- */
 
 struct sandbox_opts {
-	const char *root, *bundle, *console_socket, *log, *log_format, *id, *network;
+	const char *root, *bundle, *console_socket, *log, *log_format, *id, *network, *template_dir;
 	int ready_fd;
 	bool debug;
 };
@@ -297,6 +354,7 @@ static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
 	    {"log-format", required_argument, NULL, 'f'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"network", required_argument, NULL, 'n'},
+	    {"template", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -330,6 +388,9 @@ static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
 		case 'n':
 			o->network = optarg;
 			break;
+		case 't':
+			o->template_dir = optarg;
+			break;
 		default:
 			return -1;
 		}
@@ -337,6 +398,66 @@ static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
 	if (optind != argc - 1 || !o->root || !o->bundle)
 		return -1;
 	o->id = argv[optind];
+	return 0;
+}
+
+static int boot_cold(struct sandbox *sb, const struct vm_config *vc, struct kv_err *err)
+{
+	char agent[PATH_MAX];
+	cleanup_free uint8_t *initrd = NULL;
+	size_t initrd_len = 0;
+	int r;
+	if ((r = agent_binary_path(agent, sizeof(agent), err)) < 0 ||
+	    (r = agent_initramfs_build(agent, &initrd, &initrd_len, err)) < 0)
+		return r;
+	char cmdline[256];
+	sandbox_cmdline(cmdline, sizeof(cmdline), sb->debug);
+	struct vm_boot_spec b = {
+	    .kernel = oci_default_kernel(),
+	    .initrd = initrd,
+	    .initrd_len = initrd_len,
+	    .cmdline = cmdline,
+	    .ncpus = sb->plan.ncpus,
+	};
+	return vm_boot_load(sb->vm, vc, &b, err);
+}
+
+/* The container's shares in the template's first 9p slots, the rest on
+ * its empty directory; RAM, vCPUs and devices from the image. */
+static int restore_template(struct sandbox *sb, const struct vm_config *base, struct kv_err *err)
+{
+	char image[PATH_MAX], empty[PATH_MAX];
+	snprintf(image, sizeof(image), "%s/image", sb->template_dir);
+	snprintf(empty, sizeof(empty), "%s/empty", sb->template_dir);
+	if (sb->plan.nshares > TEMPLATE_SHARES)
+		return kv_err_set(err, E2BIG, "%u shares: a template has %u", sb->plan.nshares,
+				  TEMPLATE_SHARES);
+	struct gofer_share shares[TEMPLATE_SHARES];
+	struct vm_config vc = *base;
+	vc.shares = shares;
+	vc.nshares = template_shares(sb->plan.shares, sb->plan.nshares, empty, shares);
+	struct snapshot_stats st = {0};
+	uint64_t t0 = sb_now_ms();
+	int r = template_vm_restore(sb->vm, image, &vc, &st, err);
+	if (r < 0)
+		return kv_err_wrap(err, r,
+				   "starting from the template (`kvbox template drop` removes it, "
+				   "--boot-mode cold boots without one)");
+	sb->restored = true;
+	if (sb->debug)
+		sb_log(sb, "debug",
+		       "restored from template %s in %llu ms: open %llu ms, machine and gofer "
+		       "%llu ms, memory %llu ms (%llu KiB: checked %llu ms, copied %llu ms), "
+		       "KVM and devices %llu ms (state %llu bytes)",
+		       sb->template_dir, (unsigned long long)(sb_now_ms() - t0),
+		       (unsigned long long)(st.open_usec / 1000),
+		       (unsigned long long)(st.create_usec / 1000),
+		       (unsigned long long)(st.mem_usec / 1000),
+		       (unsigned long long)(st.mem_data >> 10),
+		       (unsigned long long)(st.sum_usec / 1000),
+		       (unsigned long long)(st.copy_usec / 1000),
+		       (unsigned long long)((st.usec - st.mem_usec) / 1000),
+		       (unsigned long long)st.state_len);
 	return 0;
 }
 
@@ -361,13 +482,6 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 		       oci_net_mode_name(sb->net_mode), sb->net.nlinks,
 		       sb->net.netns[0] ? " in " : "", sb->net.netns);
 
-	char agent[PATH_MAX];
-	cleanup_free uint8_t *initrd = NULL;
-	size_t initrd_len = 0;
-	if ((r = agent_binary_path(agent, sizeof(agent), err)) < 0 ||
-	    (r = agent_initramfs_build(agent, &initrd, &initrd_len, err)) < 0)
-		return r;
-
 	int console = -1;
 	if (sb->debug)
 		console = openat(sb->dir_fd, "console.log",
@@ -384,17 +498,15 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 	    .nets = sb->net.params,
 	    .nnets = sb->net.nlinks,
 	};
-	char cmdline[256];
-	snprintf(cmdline, sizeof(cmdline), "%s kvbox.agent_port=%u%s", SANDBOX_CMDLINE,
-		 VM_AGENT_PORT, sb->debug ? " kvbox.debug=1" : "");
-	struct vm_boot_spec b = {
-	    .kernel = oci_default_kernel(),
-	    .initrd = initrd,
-	    .initrd_len = initrd_len,
-	    .cmdline = cmdline,
-	    .ncpus = sb->plan.ncpus,
-	};
-	if ((r = vm_boot_load(sb->vm, &vc, &b, err)) < 0)
+	if (sb->template_dir && sb->net.nlinks) {
+		if (sb->debug)
+			sb_log(sb, "debug", "booting cold: %u NIC(s), a template has none",
+			       sb->net.nlinks);
+	} else if (sb->template_dir) {
+		if ((r = restore_template(sb, &vc, err)) < 0)
+			return r;
+	}
+	if (!sb->restored && (r = boot_cold(sb, &vc, err)) < 0)
 		return r;
 	if (sb->vm->virtio.p9.gofer_live)
 		sb->gofer_pid = sb->vm->virtio.p9.gofer.pid;
@@ -423,7 +535,8 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 	timerfd_settime(sb->timer_fd, 0, &its, NULL);
 	if ((r = fd_handlers_add(&sb->vm->handlers, sb->timer_fd, EPOLLIN, on_timer, sb,
 				 "sandbox timer", err)) < 0 ||
-	    (r = sb_stdio_start(sb, err)) < 0 || (r = sb_agent_listen(sb, err)) < 0 ||
+	    (r = sb_stdio_start(sb, err)) < 0 ||
+	    (r = sb->restored ? sb_agent_connect(sb, err) : sb_agent_listen(sb, err)) < 0 ||
 	    (r = sb_ctl_start(sb, err)) < 0)
 		return r;
 	if ((r = vm_wait_pit(sb->vm, err)) < 0 || (r = sb_jail(sb, err)) < 0)
@@ -454,8 +567,9 @@ int cmd_sandbox(int argc, char **argv)
 {
 	struct sandbox_opts o;
 	if (parse_opts(argc, argv, &o) < 0) {
-		fprintf(stderr, "kvbox sandbox: internal command, started by kvbox create; usage: "
-				"kvbox sandbox --root DIR --bundle DIR --ready-fd N ID\n");
+		fprintf(stderr,
+			"kvbox sandbox: internal command, started by kvbox create; usage: "
+			"kvbox sandbox --root DIR --bundle DIR --ready-fd N [--template DIR] ID\n");
 		return 2;
 	}
 	static struct sandbox sb;
@@ -464,6 +578,7 @@ int cmd_sandbox(int argc, char **argv)
 	sb.root = o.root;
 	sb.bundle = o.bundle;
 	sb.console_socket = o.console_socket;
+	sb.template_dir = o.template_dir;
 	sb.debug = o.debug;
 	sb.ready_fd = o.ready_fd;
 	sb.agent_fd = sb.ctl_fd = sb.timer_fd = sb.wake_fd = sb.tick_fd = sb.gofer_pidfd = -1;

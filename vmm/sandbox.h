@@ -8,14 +8,17 @@
  *
  *   kvbox sandbox --root ROOT --bundle B --ready-fd N [--console-socket S]
  *                 [--debug] [--log L --log-format text|json]
- *                 [--network sandbox|none] ID
+ *                 [--network sandbox|none] [--template DIR] ID
  *
  * Start-up (sandbox.c): parse the bundle's config.json again, plan the VM
  * (oci/spec_agent.h: 9p shares, size), enter the container's network
  * namespace and mirror its interfaces (oci/net.h: a tap and a NIC each,
  * given back when the sandbox exits), bind the control socket, build the
  * VM (vm_boot.h) with the agent initramfs, a virtio-vsock and the 9p
- * shares (one gofer process), enter the jail (sandbox_jail.c: from then
+ * shares (one gofer process) -- or, with --template and no NIC, restore
+ * the template's VM with the same devices (vmm/template.h) and connect
+ * to its parked agent, whose HELLO is answered with RESUME (fresh
+ * entropy, the clock) before CREATE -- enter the jail (sandbox_jail.c: from then
  * on no path outside ROOT/ID is reachable and no capability is left but
  * CAP_NET_ADMIN with a mirrored network), start the vCPUs and run the
  * event loop.
@@ -141,6 +144,8 @@ enum sb_phase {
 
 struct sandbox {
 	const char *id, *root, *bundle, *console_socket;
+	const char *template_dir; /* --template: start from it (vmm/template.h) */
+	bool restored;		  /* the VM came from the template: RESUME first */
 	bool debug;
 	FILE *log;
 	bool log_json;
@@ -190,6 +195,8 @@ uint64_t sb_now_ms(void);
 
 /* sandbox_agent.c */
 int sb_agent_listen(struct sandbox *sb, struct kv_err *err);
+/* After a template restore: the agent waits on its port (PARK). */
+int sb_agent_connect(struct sandbox *sb, struct kv_err *err);
 int sb_agent_request(struct sandbox *sb, struct agent_msg *m, agent_done_fn fn, void *ctx,
 		     struct kv_err *err);
 void sb_agent_shutdown(struct sandbox *sb);

@@ -269,6 +269,37 @@ static void agent_accept(void *ctx, int fd, uint32_t host_port, uint32_t guest_p
 	sb->agent_fd = fd;
 }
 
+/* The restored agent refused the connection, or the device reset. */
+static void agent_connected(void *ctx, int result)
+{
+	struct sandbox *sb = ctx;
+	if (result < 0 && sb->phase == SB_BOOTING) {
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "the agent restored from the template did not take the connection: %s",
+			 strerror(-result));
+		chan_broken(sb, why);
+	}
+}
+
+int sb_agent_connect(struct sandbox *sb, struct kv_err *err)
+{
+	sb->rbuf = malloc(AGENT_MAX_FRAME);
+	if (!sb->rbuf)
+		return kv_err_set(err, ENOMEM, "agent channel: out of memory");
+	int fd = virtio_vsock_connect(&sb->vm->virtio.vsock, VM_AGENT_PORT, agent_connected, sb,
+				      err);
+	if (fd < 0)
+		return fd;
+	int r = fd_handlers_add(&sb->vm->handlers, fd, EPOLLIN, chan_readable, sb, "agent", err);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	sb->agent_fd = fd;
+	return 0;
+}
+
 int sb_agent_listen(struct sandbox *sb, struct kv_err *err)
 {
 	sb->rbuf = malloc(AGENT_MAX_FRAME);

@@ -16,11 +16,14 @@
  */
 #include "vmm/snapshot.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +31,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "util/cleanup.h"
 #include "util/file.h"
@@ -102,6 +106,45 @@ int snapshot_check_vm(const struct vm *vm, struct kv_err *err)
 	return 0;
 }
 
+/* The avail index of a queue the guest set up, from guest RAM: 0 means it
+ * never offered a buffer. */
+static int avail_idx(const struct vm *vm, const struct virtq *q, uint16_t *idx)
+{
+	uint16_t le;
+	if (guest_mem_read(&vm->mem, q->avail_gpa + 2, &le, sizeof(le)) < 0)
+		return -EFAULT;
+	*idx = le16toh(le);
+	return 0;
+}
+
+int snapshot_check_template(const struct vm *vm, struct kv_err *err)
+{
+	if (vm->cfg.nnets)
+		return kv_err_set(err, EOPNOTSUPP,
+				  "virtio-net cannot be part of a template (the NIC's MAC is read "
+				  "at boot)");
+	const struct vm_p9 *p9 = &vm->virtio.p9;
+	for (unsigned i = 0; i < p9->n; i++) {
+		const struct virtq *q = &p9->dev[i].vq;
+		uint16_t idx = 0;
+		if (q->enabled && (avail_idx(vm, q, &idx) < 0 || idx != 0))
+			return kv_err_set(
+			    err, EBUSY,
+			    "virtio-9p share '%s' was used by the guest (its fids live "
+			    "in the gofer): not a template",
+			    vm->cfg.shares ? vm->cfg.shares[i].tag : "?");
+	}
+	if (vm->virtio.vsock_live) {
+		struct virtio_vsock *vs = (struct virtio_vsock *)&vm->virtio.vsock;
+		unsigned n = virtio_vsock_conn_count(vs);
+		if (n)
+			return kv_err_set(err, EBUSY,
+					  "virtio-vsock has %u open connection(s): not a template",
+					  n);
+	}
+	return 0;
+}
+
 /* ---- memory ---- */
 
 static bool page_zero(const uint8_t *p)
@@ -113,11 +156,41 @@ static bool page_zero(const uint8_t *p)
 	return acc == 0;
 }
 
-static void hash_page(EVP_MD_CTX *c, uint64_t off, const uint8_t *p)
+/* The memory checksum: XXH3-128 over (le64 offset, page) of every
+ * non-zero page, in file order.  It finds corruption, not tampering (the
+ * state file's SHA-256 sections do not stop a writer of the image either:
+ * images are root's, 0700); SHA-256 cost over a second per 25 MiB under
+ * emulation, on the path of every template start. */
+static void hash_page(XXH3_state_t *c, uint64_t off, const uint8_t *p)
 {
 	uint64_t le = htole64(off);
-	EVP_DigestUpdate(c, &le, sizeof(le));
-	EVP_DigestUpdate(c, p, SNAP_PAGE);
+	XXH3_128bits_update(c, &le, sizeof(le));
+	XXH3_128bits_update(c, p, SNAP_PAGE);
+}
+
+static void hash_final(XXH3_state_t *c, uint8_t out[32])
+{
+	XXH128_canonical_t can;
+	XXH128_canonicalFromHash(&can, XXH3_128bits_digest(c));
+	memset(out, 0, 32);
+	memcpy(out, can.digest, sizeof(can.digest));
+}
+
+static void xxh_freep(XXH3_state_t **c)
+{
+	if (*c)
+		XXH3_freeState(*c);
+}
+#define cleanup_xxh __attribute__((cleanup(xxh_freep)))
+
+static XXH3_state_t *sum_new(void)
+{
+	XXH3_state_t *c = XXH3_createState();
+	if (c && XXH3_128bits_reset(c) != XXH_OK) {
+		XXH3_freeState(c);
+		return NULL;
+	}
+	return c;
 }
 
 static int write_all_at(int fd, const uint8_t *p, size_t len, uint64_t off)
@@ -162,9 +235,9 @@ static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, struct
 		return kv_err_sys(err, errno, "creating memory");
 	if (ftruncate(fd, (off_t)mem->total) < 0)
 		return kv_err_sys(err, errno, "sizing memory");
-	cleanup_evp EVP_MD_CTX *c = sha_new();
+	cleanup_xxh XXH3_state_t *c = sum_new();
 	if (!c)
-		return kv_err_set(err, ENOMEM, "SHA-256");
+		return kv_err_set(err, ENOMEM, "memory checksum");
 	uint64_t off = 0, data, end;
 	int r;
 	m->mem_data = 0;
@@ -185,71 +258,93 @@ static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, struct
 			return kv_err_sys(err, -r, "writing memory");
 		off = end;
 	}
-	EVP_DigestFinal_ex(c, m->mem_sha256, NULL);
+	hash_final(c, m->mem_sum);
 	if (fsync(fd) < 0)
 		return kv_err_sys(err, errno, "syncing memory");
 	return 0;
 }
 
-/* Hashes the non-zero pages of buf (len bytes read at file offset off)
- * and, when copying, writes each run of them into guest RAM: with pwrite
- * on the memfd, which allocates its pages in the kernel instead of taking
- * a page fault per page through the mapping. */
-static int take_pages(const struct guest_mem *mem, bool copy, EVP_MD_CTX *c, const uint8_t *buf,
-		      size_t len, uint64_t off, uint64_t *got)
+/* Checks (and counts) the non-zero pages of [p, p + len) of guest RAM
+ * at file offset off. */
+static void sum_pages(XXH3_state_t *c, const uint8_t *p, size_t len, uint64_t off, uint64_t *got)
 {
-	size_t run = 0, i;
-	for (i = 0; i <= len; i += SNAP_PAGE) {
-		bool data = i < len && !page_zero(buf + i);
-		if (data) {
-			hash_page(c, off + i, buf + i);
-			*got += SNAP_PAGE;
+	for (size_t i = 0; i < len; i += SNAP_PAGE) {
+		if (page_zero(p + i))
 			continue;
-		}
-		if (copy && i > run) {
-			int r = mem->fd >= 0
-				    ? write_all_at(mem->fd, buf + run, i - run, off + run)
-				    : (memcpy(mem->host + off + run, buf + run, i - run), 0);
-			if (r < 0)
-				return r;
-		}
-		run = i + SNAP_PAGE;
+		hash_page(c, off + i, p + i);
+		*got += SNAP_PAGE;
+	}
+}
+
+/* Copies [p, p + len) of the memory file to the same offset of the RAM
+ * memfd with sendfile(2): the kernel copies page cache to page cache and
+ * allocates the memfd's pages as it writes them, with no page fault per
+ * page (under emulation 2-8x faster than reading into the mapping). */
+static int copy_extent(int memfd, int fd, uint64_t p, uint64_t len)
+{
+	if (lseek(memfd, (off_t)p, SEEK_SET) < 0)
+		return -errno;
+	off_t in = (off_t)p;
+	while (len) {
+		ssize_t n = sendfile(memfd, fd, &in, len > (1u << 30) ? (1u << 30) : (size_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		len -= (uint64_t)n;
 	}
 	return 0;
 }
 
+/* Sums every non-zero page of the memory file where it lies, through a
+ * read-only mapping of the file (its page cache, shared with every other
+ * restore), and copies its data extents into the RAM memfd -- or, when
+ * RAM is a mapping of the file (--restore-cow), copies nothing.  The sum
+ * must be the manifest's before any state is set. */
 static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st,
 			  struct kv_err *err)
 {
 	const struct snap_manifest *m = &s->img->man;
 	const struct guest_mem *mem = &vm->mem;
 	int fd = s->memfd;
-	bool copy = !vm->cfg.mem_file; /* mapped: only check the hash */
-	cleanup_evp EVP_MD_CTX *c = sha_new();
-	cleanup_free uint8_t *buf = aligned_alloc(SNAP_PAGE, COPY_CHUNK);
-	if (!c || !buf)
+	bool copy = !vm->cfg.mem_file;
+	cleanup_xxh XXH3_state_t *c = sum_new();
+	if (!c || !mem->host)
 		return kv_err_set(err, ENOMEM, "restoring memory");
+	const uint8_t *file =
+	    copy ? mmap(NULL, mem->total, PROT_READ, MAP_PRIVATE, fd, 0) : mem->host;
+	if (file == MAP_FAILED)
+		return kv_err_sys(err, errno, "%s/memory: mmap", s->dir);
 	uint64_t off = 0, data, end, got = 0;
-	int r;
-	while (next_extent(fd, off, mem->total, &data, &end)) {
-		for (uint64_t p = data & ~(uint64_t)(SNAP_PAGE - 1); p < end;) {
-			size_t want = end - p < COPY_CHUNK ? (size_t)(end - p) : COPY_CHUNK;
-			ssize_t n = pread(fd, buf, want, (off_t)p);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0 || n % SNAP_PAGE)
-				return kv_err_set(err, EIO, "%s/memory: short read at %llu", s->dir,
-						  (unsigned long long)p);
-			if ((r = take_pages(mem, copy, c, buf, (size_t)n, p, &got)) < 0)
-				return kv_err_sys(err, -r, "loading guest memory at %llu",
-						  (unsigned long long)p);
-			p += (uint64_t)n;
-		}
+	int r = 0;
+	uint64_t tsum = 0, tcopy = 0, tx;
+	while (r == 0 && next_extent(fd, off, mem->total, &data, &end)) {
+		data &= ~(uint64_t)(SNAP_PAGE - 1);
+		end = (end + SNAP_PAGE - 1) & ~(uint64_t)(SNAP_PAGE - 1);
+		if (end > mem->total)
+			end = mem->total;
+		tx = now_usec();
+		sum_pages(c, file + data, (size_t)(end - data), data, &got);
+		tsum += now_usec() - tx;
+		tx = now_usec();
+		if (copy && mem->fd >= 0 && (r = copy_extent(mem->fd, fd, data, end - data)) < 0)
+			kv_err_sys(err, -r, "%s/memory: copying %llu bytes at %llu into guest RAM",
+				   s->dir, (unsigned long long)(end - data),
+				   (unsigned long long)data);
+		else if (copy && mem->fd < 0)
+			memcpy(mem->host + data, file + data, end - data);
+		tcopy += now_usec() - tx;
 		off = end;
 	}
+	st->sum_usec = tsum;
+	st->copy_usec = tcopy;
+	if (copy)
+		munmap((void *)file, mem->total);
+	if (r < 0)
+		return r;
 	uint8_t sum[32];
-	EVP_DigestFinal_ex(c, sum, NULL);
-	if (got != m->mem_data || memcmp(sum, m->mem_sha256, 32))
+	hash_final(c, sum);
+	if (got != m->mem_data || memcmp(sum, m->mem_sum, 32))
 		return kv_err_set(err, EINVAL,
 				  "%s/memory: checksum mismatch (%llu bytes of data, the manifest "
 				  "says %llu): the image is corrupted",
@@ -400,6 +495,13 @@ static int restore_virtio(struct vm *vm, unsigned slot, const struct snap_image 
 		__atomic_store_n(&d->config_generation, v.config_generation, __ATOMIC_RELEASE);
 		__atomic_store_n(&d->isr, v.isr, __ATOMIC_RELEASE);
 		__atomic_store_n(&d->status, v.status, __ATOMIC_RELEASE);
+		/* a device the driver had started runs again: a backend in
+		 * another process (9p: the gofer) gets its queue as at
+		 * DRIVER_OK; a failure fails this device only */
+		if ((v.status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		    !(v.status & VIRTIO_CONFIG_S_NEEDS_RESET) && d->ops->activate &&
+		    d->ops->activate(d) < 0)
+			virtio_dev_fail(d, "could not be activated after the restore");
 	}
 	pthread_mutex_unlock(&d->lock);
 	return r;
@@ -490,11 +592,12 @@ static void remove_image(const char *dir, int dirfd)
 	rmdir(dir);
 }
 
-int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids,
+int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids, unsigned flags,
 		  struct snapshot_stats *st, struct kv_err *err)
 {
 	uint64_t t0 = now_usec();
-	int r = snapshot_check_vm(vm, err);
+	int r = flags & SNAP_SAVE_TEMPLATE ? snapshot_check_template(vm, err)
+					   : snapshot_check_vm(vm, err);
 	if (r < 0)
 		return r;
 	if (!dir || !*dir)
@@ -510,6 +613,8 @@ int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids
 	struct snap_manifest m;
 	memset(&m, 0, sizeof(m));
 	fill_manifest(vm, ids, &m);
+	if (flags & SNAP_SAVE_TEMPLATE)
+		m.machine |= SNAP_MACHINE_TEMPLATE;
 	uint64_t len = 0;
 	if ((r = save_memory(vm, dirfd, &m, err)) == 0 &&
 	    (r = write_state(vm, dirfd, &m, &len, err)) == 0 && fsync(dirfd) < 0)
@@ -521,7 +626,8 @@ int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids
 	}
 	close(dirfd);
 	if (st)
-		*st = (struct snapshot_stats){m.mem_data, len, now_usec() - t0};
+		*st = (struct snapshot_stats){
+		    .mem_data = m.mem_data, .state_len = len, .usec = now_usec() - t0};
 	return 0;
 }
 
@@ -602,8 +708,9 @@ int snapshot_restore(struct vm *vm, const struct snapshot *s, struct snapshot_st
 	    vm->virtio.n != img->man.nvirtio)
 		return kv_err_set(err, EINVAL, "%s: the VM does not match the image's manifest",
 				  s->dir);
-	if ((r = restore_memory(vm, s, st, err)) < 0 || (r = vm_wait_pit(vm, err)) < 0 ||
-	    (r = snap_restore_vm_kvm(vm, img, err)) < 0)
+	r = restore_memory(vm, s, st, err);
+	st->mem_usec = now_usec() - t0;
+	if (r < 0 || (r = vm_wait_pit(vm, err)) < 0 || (r = snap_restore_vm_kvm(vm, img, err)) < 0)
 		return kv_err_wrap(err, r, "restoring %s", s->dir);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		if ((r = snap_restore_vcpu(vm, i, img, err)) < 0)

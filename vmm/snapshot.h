@@ -19,6 +19,10 @@
  * Devices whose state lives outside the VMM's memory are refused with one
  * line naming them (snapshot_check_vm): the virtio-9p shares (the gofer's
  * fid table), the virtio-vsock (open connections) and virtio-net (the tap).
+ * A template (SNAP_SAVE_TEMPLATE) may hold the first two while they are
+ * idle; its restorer builds the same devices with fresh backends (the
+ * sandbox: a gofer for the container's shares, a new agent connection),
+ * and snapshot_restore() activates every device the guest had set up.
  */
 #ifndef KVBOX_VMM_SNAPSHOT_H
 #define KVBOX_VMM_SNAPSHOT_H
@@ -43,6 +47,9 @@ struct snapshot_stats {
 	uint64_t mem_data;  /* bytes of non-zero guest pages written or read */
 	uint64_t state_len; /* bytes of the state file */
 	uint64_t usec;	    /* wall time of the save or restore */
+	uint64_t mem_usec;  /* restore: of which loading and checking memory */
+	uint64_t sum_usec, copy_usec; /* ... of which checking, and copying */
+	uint64_t open_usec, create_usec; /* template restore: opening, vm_create */
 };
 
 /* SHA-256 and size of a file (the kernel, the agent). */
@@ -52,10 +59,18 @@ int snapshot_file_id(const char *path, uint8_t sha[32], uint64_t *size, struct k
  * naming the first one that cannot. */
 int snapshot_check_vm(const struct vm *vm, struct kv_err *err);
 
+/* 0 if vm can be saved as a template: devices snapshot_check_vm() refuses
+ * are allowed while they hold no state outside the VMM: the vsock with no
+ * connection left, each 9p device with no request ever posted (the guest
+ * never mounted it: the gofer has no fid).  virtio-net is still refused. */
+int snapshot_check_template(const struct vm *vm, struct kv_err *err);
+
+#define SNAP_SAVE_TEMPLATE 1u /* snapshot_check_template; manifest flag */
+
 /* Saves the paused vm into dir, which must not exist (its parent must);
- * on failure nothing is left at dir. */
+ * on failure nothing is left at dir.  flags: SNAP_SAVE_*. */
 int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids,
-		  struct snapshot_stats *st, struct kv_err *err);
+		  unsigned flags, struct snapshot_stats *st, struct kv_err *err);
 
 struct snapshot {
 	char dir[4096];

@@ -172,7 +172,7 @@ void snap_writer_manifest(struct snap_writer *w, const struct snap_manifest *m)
 	o = put32(o, m->flavour);
 	o = put64(o, m->tsc_khz);
 	o = put64(o, m->mem_data);
-	o = put(o, m->mem_sha256, 32);
+	o = put(o, m->mem_sum, 32);
 	put64(o, m->created);
 	snap_writer_add(w, SNAP_SEC_MANIFEST, 0, b, sizeof(b));
 }
@@ -209,7 +209,7 @@ static int manifest_decode(const struct snap_section *s, struct snap_manifest *m
 	m->flavour = get32(&c);
 	m->tsc_khz = get64(&c);
 	m->mem_data = get64(&c);
-	get_bytes(&c, m->mem_sha256, 32);
+	get_bytes(&c, m->mem_sum, 32);
 	m->created = get64(&c);
 	if (!field_string_ok(m->kvbox_version, sizeof(m->kvbox_version)) ||
 	    !field_string_ok(m->kernel_path, sizeof(m->kernel_path)))
@@ -228,6 +228,9 @@ static int manifest_decode(const struct snap_section *s, struct snap_manifest *m
 				  m->nvirtio, SNAP_VIRTIO_MAX);
 	if (m->mem_data > m->mem_bytes)
 		return kv_err_set(err, EINVAL, "manifest: more memory data than memory");
+	for (unsigned i = 16; i < 32; i++)
+		if (m->mem_sum[i])
+			return kv_err_set(err, EINVAL, "manifest: memory sum padding is not zero");
 	return 0;
 }
 

@@ -26,7 +26,7 @@
 #include "util/err.h"
 
 #define SNAP_MAGIC	    "KVBXSNAP"
-#define SNAP_FORMAT_VERSION 1u
+#define SNAP_FORMAT_VERSION 2u /* 2: the memory sum is XXH3-128 */
 #define SNAP_HEADER_LEN	    32u
 #define SNAP_SECTION_HDR    48u
 #define SNAP_STATE_MAX	    (16u << 20) /* bytes of the state file */
@@ -61,7 +61,11 @@ enum snap_section_type {
 
 /* manifest.machine flags: what the VM was built with */
 #define SNAP_MACHINE_RNG   1u /* virtio-rng in slot 0 */
-#define SNAP_MACHINE_KNOWN SNAP_MACHINE_RNG
+/* a template (vmm/snapshot.h, SNAP_SAVE_TEMPLATE): a virtio-vsock and
+ * virtio-9p devices saved idle, restored only by a sandbox that brings
+ * their backends */
+#define SNAP_MACHINE_TEMPLATE 2u
+#define SNAP_MACHINE_KNOWN    (SNAP_MACHINE_RNG | SNAP_MACHINE_TEMPLATE)
 
 struct snap_manifest {
 	char kvbox_version[32];
@@ -77,7 +81,7 @@ struct snap_manifest {
 	uint32_t flavour;  /* enum kvm_flavour of the saving host */
 	uint64_t tsc_khz;  /* KVM_GET_TSC_KHZ of vCPU 0, 0 if unknown */
 	uint64_t mem_data; /* bytes of non-zero pages in the memory file */
-	uint8_t mem_sha256[32];
+	uint8_t mem_sum[32]; /* XXH3-128 (canonical, 16 bytes), then 16 zero bytes */
 	uint64_t created; /* seconds since the epoch */
 };
 

@@ -107,6 +107,11 @@ struct agent {
 	bool stopping;
 	uint64_t start_ns;
 	unsigned cap_last; /* /proc/sys/kernel/cap_last_cap */
+	/* park.c: PARK answered after the current frame, then the channel
+	 * is the next host's connection (restored from a template) */
+	bool park_pending;
+	uint32_t park_id;
+	bool restored;
 };
 
 /* epoll tokens: kind in the high 32 bits, a proc index in the low. */
@@ -141,6 +146,13 @@ int chan_queue(struct chan *c, const uint8_t *frame, size_t len);
 int chan_flush(struct chan *c);
 int chan_drain(struct chan *c, int timeout_ms);
 void chan_close(struct chan *c);
+/* A connected stream becomes the channel (made non-blocking). */
+int chan_adopt(struct chan *c, int fd, struct kv_err *err);
+
+/* park.c */
+int park_request(struct agent *a, uint32_t id, struct kv_err *err);
+const char *park_now(struct agent *a);
+int resume_request(struct agent *a, const struct agent_resume *rs, struct kv_err *err);
 
 /* mount.c */
 int mount_agent_base(struct kv_err *err);

@@ -21,14 +21,22 @@
 
 int chan_open(struct chan *c, uint32_t cid, uint32_t port, unsigned timeout_ms, struct kv_err *err)
 {
-	c->rbuf = malloc(AGENT_MAX_FRAME);
-	if (!c->rbuf)
-		return kv_err_set(err, ENOMEM, "control channel buffer");
-	c->rlen = c->wlen = c->wcap = 0;
-	c->wbuf = NULL;
 	int fd = net_vsock_connect(cid, port, timeout_ms, err);
 	if (fd < 0)
 		return kv_err_wrap(err, fd, "control channel");
+	return chan_adopt(c, fd, err);
+}
+
+int chan_adopt(struct chan *c, int fd, struct kv_err *err)
+{
+	c->fd = -1;
+	c->rbuf = malloc(AGENT_MAX_FRAME);
+	if (!c->rbuf) {
+		close(fd);
+		return kv_err_set(err, ENOMEM, "control channel buffer");
+	}
+	c->rlen = c->wlen = c->wcap = 0;
+	c->wbuf = NULL;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		close(fd);

@@ -160,6 +160,11 @@ static int dispatch(struct agent *a, struct agent_msg *m, struct kv_err *err)
 	case AGENT_UPDATE:
 		ret = info_update(a, &m->u.update, err);
 		break;
+	case AGENT_PARK:
+		return park_request(a, h->id, err); /* answered by park_now() */
+	case AGENT_RESUME:
+		ret = resume_request(a, &m->u.resume, err);
+		break;
 	case AGENT_SHUTDOWN:
 		/* the reply means "nothing of the container is left and its
 		 * writes are on the host": the host may stop the VM on it
@@ -220,6 +225,8 @@ static void on_signal(struct agent *a)
 	}
 }
 
+static void say_hello(struct agent *a);
+
 static void on_chan(struct agent *a, uint32_t events)
 {
 	struct kv_err err = {0};
@@ -229,6 +236,12 @@ static void on_chan(struct agent *a, uint32_t events)
 		int r = chan_read(&a->chan, on_frame, a, &err);
 		if (r < 0)
 			power_off(a, err.msg);
+	}
+	if (a->park_pending) {
+		const char *why = park_now(a);
+		if (why)
+			power_off(a, why);
+		say_hello(a);
 	}
 	chan_update_interest(a);
 }

@@ -106,6 +106,10 @@ static void sample(struct agent_msg *m, unsigned kind)
 	    {AGENT_SHUTDOWN, 0},
 	    {AGENT_SHUTDOWN, AGENT_F_REPLY},
 	    {AGENT_ERROR, AGENT_F_REPLY},
+	    {AGENT_PARK, 0},
+	    {AGENT_PARK, AGENT_F_REPLY},
+	    {AGENT_RESUME, 0},
+	    {AGENT_RESUME, AGENT_F_REPLY},
 	};
 	assert_true(kind < sizeof(kinds) / sizeof(kinds[0]));
 	uint16_t t = kinds[kind].type, fl = kinds[kind].flags;
@@ -154,10 +158,15 @@ static void sample(struct agent_msg *m, unsigned kind)
 		m->u.stats = (struct agent_stats){1ull << 30, 1ull << 29, 12345678, 5, 3, 2, 17};
 	} else if (t == AGENT_ERROR) {
 		m->u.error = (struct agent_error){ENOENT, "exec /bin/nope: No such file"};
+	} else if (t == AGENT_RESUME && !fl) {
+		static uint8_t seed[AGENT_SEED_BYTES];
+		for (unsigned i = 0; i < sizeof(seed); i++)
+			seed[i] = (uint8_t)(i * 37 + 1);
+		m->u.resume = (struct agent_resume){seed, sizeof(seed), 1798000000123456789ull};
 	}
 }
 
-#define NKINDS 21
+#define NKINDS 25
 
 static uint8_t *enc(const struct agent_msg *m, long *len)
 {
@@ -307,6 +316,10 @@ static void assert_payload(const struct agent_msg *a, const struct agent_msg *b)
 		assert_string_equal(b->u.ps.procs[0].cmd, "/bin/sh -c sleep 100");
 		assert_string_equal(b->u.ps.procs[1].cmd, ""); /* an empty string is kept */
 		assert_null(b->u.ps.procs[2].cmd);
+	} else if (t == AGENT_RESUME && !fl) {
+		assert_int_equal(a->u.resume.seed_len, b->u.resume.seed_len);
+		assert_memory_equal(a->u.resume.seed, b->u.resume.seed, AGENT_SEED_BYTES);
+		assert_int_equal(a->u.resume.realtime_ns, b->u.resume.realtime_ns);
 	} else if (t == AGENT_ERROR) {
 		assert_int_equal(a->u.error.errnum, b->u.error.errnum);
 		assert_string_equal(a->u.error.message, b->u.error.message);

@@ -46,7 +46,7 @@ static void manifest(struct snap_manifest *m, const struct variant *v)
 	m->flavour = 3;
 	m->tsc_khz = 2000000;
 	m->mem_data = 65536;
-	memset(m->mem_sha256, 0x5a, 32);
+	memset(m->mem_sum, 0x5a, 16);
 	m->created = 1700000000;
 }
 
@@ -180,7 +180,7 @@ static void test_round_trip(void **state)
 	assert_string_equal(img->man.kvbox_version, "0.1.0");
 	assert_string_equal(img->man.kernel_path, "/boot/vmlinux");
 	assert_memory_equal(img->man.kernel_sha256, want.kernel_sha256, 32);
-	assert_memory_equal(img->man.mem_sha256, want.mem_sha256, 32);
+	assert_memory_equal(img->man.mem_sum, want.mem_sum, 32);
 	assert_int_equal(img->man.mem_bytes, want.mem_bytes);
 	assert_int_equal(img->man.ncpus, 1);
 	assert_int_equal(img->man.nvirtio, 1);
@@ -305,8 +305,11 @@ static void test_header_and_manifest(void **state)
 	expect_error(buf, 10, "not even a header");
 	uint8_t *copy = malloc(len);
 	memcpy(copy, buf, len);
-	reheader(copy, 8, 2);
-	expect_error(copy, len, "format version 2, this kvbox reads version 1 only");
+	reheader(copy, 8, 1);
+	expect_error(copy, len, "format version 1, this kvbox reads version 2 only");
+	memcpy(copy, buf, len);
+	reheader(copy, 8, 3);
+	expect_error(copy, len, "format version 3, this kvbox reads version 2 only");
 	memcpy(copy, buf, len);
 	reheader(copy, 12, 100000);
 	expect_error(copy, len, "100000 sections");

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Container templates, the VMM side; see vmm/template.h. */
+#include "vmm/template.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/initramfs.h"
+#include "util/cleanup.h"
+#include "vmm/agent_chan.h"
+#include "vmm/runloop.h"
+#include "vmm/vm_boot.h"
+
+#define SANDBOX_CMDLINE "console=ttyS0 reboot=k panic=-1 quiet"
+#define IDLE_POLL_MS	10
+
+void sandbox_cmdline(char *buf, size_t size, bool debug)
+{
+	snprintf(buf, size, "%s kvbox.agent_port=%u%s", SANDBOX_CMDLINE, VM_AGENT_PORT,
+		 debug ? " kvbox.debug=1" : "");
+}
+
+unsigned template_shares(const struct gofer_share *in, unsigned n, const char *empty,
+			 struct gofer_share out[TEMPLATE_SHARES])
+{
+	for (unsigned i = 0; i < TEMPLATE_SHARES; i++) {
+		if (i < n) {
+			out[i] = in[i];
+			continue;
+		}
+		out[i] = (struct gofer_share){.path = empty, .readonly = true};
+		if (i == 0)
+			snprintf(out[i].tag, sizeof(out[i].tag), "kvboxroot");
+		else
+			snprintf(out[i].tag, sizeof(out[i].tag), "kvb%u", i);
+	}
+	return TEMPLATE_SHARES;
+}
+
+/* ---- build ---- */
+
+struct tbuild {
+	struct vm *vm;
+	struct vm_agent agent;
+	const char *out;
+	struct snapshot_ids ids;
+	int poll_fd;
+	bool saved;
+	struct snapshot_stats st;
+	struct kv_err err;
+};
+
+static void save_now(struct tbuild *t)
+{
+	if (vm_pause(t->vm, 5000, &t->err) < 0 ||
+	    snapshot_save(t->vm, t->out, &t->ids, SNAP_SAVE_TEMPLATE, &t->st, &t->err) < 0) {
+		vm_request_exit(t->vm, VM_EXIT_ERROR, "%s", t->err.msg);
+		return;
+	}
+	t->saved = true;
+	vm_request_exit(t->vm, VM_EXIT_SNAPSHOT, "template saved to %s", t->out);
+}
+
+/* The agent's connection ends with an RST exchange in the guest: save
+ * once the device has no connection left. */
+static void on_idle_poll(void *ctx, int fd, uint32_t events)
+{
+	struct tbuild *t = ctx;
+	uint64_t n;
+	(void)events;
+	if (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return;
+	if (virtio_vsock_conn_count(&t->vm->virtio.vsock))
+		return;
+	fd_handlers_remove(&t->vm->handlers, fd);
+	save_now(t);
+}
+
+static void on_parked(struct vm_agent *a, void *ctx)
+{
+	struct tbuild *t = ctx;
+	(void)a;
+	struct itimerspec its = {.it_value = {.tv_nsec = IDLE_POLL_MS * 1000000L},
+				 .it_interval = {.tv_nsec = IDLE_POLL_MS * 1000000L}};
+	if (timerfd_settime(t->poll_fd, 0, &its, NULL) < 0 ||
+	    fd_handlers_add(&t->vm->handlers, t->poll_fd, EPOLLIN, on_idle_poll, t,
+			    "template idle poll", &t->err) < 0)
+		vm_request_exit(t->vm, VM_EXIT_ERROR, "template: cannot wait for the vsock");
+}
+
+static int build_ids(const struct template_build *b, struct snapshot_ids *ids, struct kv_err *err)
+{
+	memset(ids, 0, sizeof(*ids));
+	snprintf(ids->kernel_path, sizeof(ids->kernel_path), "%s", b->kernel);
+	int r = snapshot_file_id(b->kernel, ids->kernel_sha256, &ids->kernel_size, err);
+	if (r == 0)
+		r = snapshot_file_id(b->agent, ids->agent_sha256, &ids->agent_size, err);
+	ids->agent = r == 0;
+	return r;
+}
+
+int template_vm_build(const struct template_build *b, const char *out, struct snapshot_stats *st,
+		      struct kv_err *err)
+{
+	struct tbuild t = {.out = out, .poll_fd = -1};
+	cleanup_free uint8_t *initrd = NULL;
+	size_t initrd_len = 0;
+	int r;
+	if ((r = build_ids(b, &t.ids, err)) < 0 ||
+	    (r = agent_initramfs_build(b->agent, &initrd, &initrd_len, err)) < 0)
+		return r;
+	t.vm = calloc(1, sizeof(*t.vm));
+	if (!t.vm)
+		return kv_err_set(err, ENOMEM, "template: out of memory");
+	struct gofer_share shares[TEMPLATE_SHARES];
+	struct vm_config vc = {
+	    .mem_bytes = b->mem_bytes,
+	    .ncpus = b->ncpus,
+	    .console_out = b->console_fd,
+	    .vsock = true,
+	    .shares = shares,
+	    .nshares = template_shares(NULL, 0, b->empty, shares),
+	};
+	char cmdline[256];
+	sandbox_cmdline(cmdline, sizeof(cmdline), false);
+	struct vm_boot_spec spec = {
+	    .kernel = b->kernel,
+	    .initrd = initrd,
+	    .initrd_len = initrd_len,
+	    .cmdline = cmdline,
+	    .ncpus = b->ncpus,
+	};
+	t.agent.on_parked = on_parked;
+	t.agent.parked_ctx = &t;
+	t.poll_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (t.poll_fd < 0)
+		r = kv_err_sys(err, errno, "template: timerfd_create");
+	if (r == 0)
+		r = vm_boot_load(t.vm, &vc, &spec, err);
+	if (r == 0)
+		r = vm_agent_start(&t.agent, t.vm, TEMPLATE_AGENT_TIMEOUT_S, err);
+	if (r == 0 && (r = vm_wait_pit(t.vm, err)) == 0)
+		r = vm_start_vcpus(t.vm, err);
+	if (r == 0) {
+		enum vm_exit_kind kind = vm_run(t.vm, -1);
+		if (!t.saved)
+			r = t.err.msg[0] ? kv_err_set(err, EIO, "template: %s", t.err.msg)
+					 : kv_err_set(err, EIO,
+						      "template: the VM stopped before it was "
+						      "saved: %s (%s)",
+						      t.vm->exit_msg, vm_exit_kind_name(kind));
+		else if (st)
+			*st = t.st;
+	}
+	vm_agent_stop(&t.agent);
+	vm_destroy(t.vm);
+	free(t.vm);
+	if (t.poll_fd >= 0)
+		close(t.poll_fd);
+	return r;
+}
+
+/* ---- restore ---- */
+
+static uint64_t usec_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+int template_vm_restore(struct vm *vm, const char *dir, const struct vm_config *cfg,
+			struct snapshot_stats *st, struct kv_err *err)
+{
+	struct snapshot s;
+	uint64_t t0 = usec_now(), t1 = 0;
+	int r = snapshot_open(dir, &s, err);
+	st->open_usec = usec_now() - t0;
+	if (r < 0) {
+		snapshot_close(&s);
+		return r;
+	}
+	const struct snap_manifest *m = &s.img->man;
+	enum kvm_flavour here = kvm_detect_flavour();
+	if (!(m->machine & SNAP_MACHINE_TEMPLATE))
+		r = kv_err_set(err, EINVAL, "template %s: not a template image", dir);
+	else if (m->mem_bytes != cfg->mem_bytes || m->ncpus != cfg->ncpus)
+		r = kv_err_set(err, EINVAL,
+			       "template %s: holds a %llu MiB guest with %u vCPU(s), the "
+			       "container needs %llu MiB and %u",
+			       dir, (unsigned long long)(m->mem_bytes >> 20), m->ncpus,
+			       (unsigned long long)(cfg->mem_bytes >> 20), cfg->ncpus);
+	else if (m->flavour != (uint32_t)here)
+		r = kv_err_set(err, EINVAL,
+			       "template %s: saved on another kind of KVM host (%s here)", dir,
+			       kvm_flavour_name(here));
+	if (r == 0) {
+		struct vm_config c = *cfg;
+		c.no_rng = !(m->machine & SNAP_MACHINE_RNG);
+		c.vsock = true;
+		c.mem_file = false;
+		t1 = usec_now();
+		r = vm_create(vm, &c, err);
+		st->create_usec = usec_now() - t1;
+	}
+	if (r == 0)
+		r = snapshot_restore(vm, &s, st, err);
+	snapshot_close(&s);
+	return r;
+}
