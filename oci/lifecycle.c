@@ -45,7 +45,9 @@
 #include "util/cleanup.h"
 #include "vmm/ctl.h"
 #include "vmm/sandbox.h"
+#include "vmm/kvm.h"
 #include "vmm/template.h"
+#include "vmm/vm_boot.h"
 
 int oci_container_open(struct oci_cli *cli, const char *id, bool lock, struct oci_statedir *root,
 		       struct oci_container **out, struct kv_err *err)
@@ -191,8 +193,9 @@ static int precheck(const struct oci_create_opts *o, const char *id, bool system
 
 /* --boot-mode template: the template for this VM size, built now if it
  * is missing (before anything of the container exists, and outside its
- * cgroup).  A template that cannot be built is a warning and a cold boot:
- * the container does not depend on the cache. */
+ * cgroup).  A template that cannot be built means a cold boot (a debug
+ * line: the container does not depend on the cache, and what broke the
+ * build, a bad kernel say, is then reported by the boot itself). */
 static void pick_template(struct oci_cli *cli, struct create_plan *p)
 {
 	p->template_dir[0] = 0;
@@ -206,9 +209,18 @@ static void pick_template(struct oci_cli *cli, struct create_plan *p)
 	struct template_params tp;
 	struct kv_err err = {0};
 	bool built = false;
+	/* a template can exist only for a kernel this host boots (on a PVM
+	 * host the cold boot then says why not) */
+	if (kvm_detect_flavour() == KVM_FLAVOUR_PVM &&
+	    !vm_boot_kernel_runs_here(oci_default_kernel())) {
+		oci_cli_debug(cli, "booting cold: %s cannot run on this host's KVM",
+			      oci_default_kernel());
+		return;
+	}
 	if (template_params_init(&tp, p->mem_bytes, p->ncpus, &err) < 0 ||
-	    template_ensure(cli, &tp, p->template_dir, sizeof(p->template_dir), &built, &err) < 0) {
-		oci_cli_warn(cli, "no template, booting cold: %s", err.msg);
+	    template_ensure(cli, &tp, false, p->template_dir, sizeof(p->template_dir), &built,
+			    &err) < 0) {
+		oci_cli_debug(cli, "no template, booting cold: %s", err.msg);
 		p->template_dir[0] = 0;
 		return;
 	}

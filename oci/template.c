@@ -97,8 +97,9 @@ static void remove_template_dir(int rootfd, const char *name)
 	unlinkat(rootfd, name, AT_REMOVEDIR);
 }
 
-/* Under the lock: builds of processes that are gone. */
-static void remove_stale_builds(int rootfd)
+/* Under the lock: builds of processes that are gone (with all, failure
+ * records too). */
+static void remove_stale_builds(int rootfd, bool all)
 {
 	int fd = dup(rootfd);
 	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
@@ -110,6 +111,11 @@ static void remove_stale_builds(int rootfd)
 	struct dirent *e;
 	while ((e = readdir(dir))) {
 		const char *dot = strrchr(e->d_name, '.');
+		if (!strncmp(e->d_name, ".failed-", 8)) {
+			if (all)
+				unlinkat(rootfd, e->d_name, 0);
+			continue;
+		}
 		if (strncmp(e->d_name, ".build-", 7) && strncmp(e->d_name, ".drop-", 6))
 			continue;
 		pid_t pid = dot ? (pid_t)atoi(dot + 1) : 0;
@@ -297,8 +303,35 @@ static int build(struct oci_cli *cli, int rootfd, const char *key, const struct 
 	return 0;
 }
 
-int template_ensure(struct oci_cli *cli, const struct template_params *p, char *dir, size_t size,
-		    bool *built, struct kv_err *err)
+/* A build that failed leaves ROOT/.failed-KEY with its message: creates
+ * do not try again (each would pay a boot for nothing) until `kvbox
+ * template build` or `drop --all`. */
+static int failed_before(int rootfd, const char *key, struct kv_err *err)
+{
+	char name[64], msg[KV_ERR_MSG_MAX] = "";
+	snprintf(name, sizeof(name), ".failed-%s", key);
+	int fd = openat(rootfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, msg, sizeof(msg) - 1);
+	close(fd);
+	msg[n > 0 ? n : 0] = 0;
+	return kv_err_set(err, EIO, "%s (failed before; kvbox template build tries again)", msg);
+}
+
+static void record_failure(int rootfd, const char *key, const struct kv_err *err)
+{
+	char name[64];
+	snprintf(name, sizeof(name), ".failed-%s", key);
+	int fd = openat(rootfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	(void)!write(fd, err->msg, strlen(err->msg));
+	close(fd);
+}
+
+int template_ensure(struct oci_cli *cli, const struct template_params *p, bool retry, char *dir,
+		    size_t size, bool *built, struct kv_err *err)
 {
 	char key[TEMPLATE_KEY_LEN + 1];
 	int r = template_key(p, key, err);
@@ -317,12 +350,18 @@ int template_ensure(struct oci_cli *cli, const struct template_params *p, char *
 		close(rootfd);
 		return lock;
 	}
+	char failed[64];
+	snprintf(failed, sizeof(failed), ".failed-%s", key);
+	if (retry)
+		unlinkat(rootfd, failed, 0);
 	if (fstatat(rootfd, key, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
 		r = 0; /* another create built it while we waited */
-	} else {
-		remove_stale_builds(rootfd);
+	} else if ((r = failed_before(rootfd, key, err)) == 0) {
+		remove_stale_builds(rootfd, false);
 		r = build(cli, rootfd, key, p, err);
 		*built = r == 0;
+		if (r < 0)
+			record_failure(rootfd, key, err);
 	}
 	close(lock);
 	close(rootfd);
@@ -369,7 +408,7 @@ static int cmd_build(struct oci_cli *cli, int argc, char **argv)
 	char dir[PATH_MAX];
 	bool built = false;
 	if (template_params_init(&p, mib << 20, (unsigned)cpus, &err) < 0 ||
-	    template_ensure(cli, &p, dir, sizeof(dir), &built, &err) < 0)
+	    template_ensure(cli, &p, true, dir, sizeof(dir), &built, &err) < 0)
 		return oci_cli_fail_err(cli, &err);
 	printf("%s%s\n", dir, built ? "" : " (already built)");
 	return 0;
@@ -448,7 +487,7 @@ static int cmd_drop(struct oci_cli *cli, int argc, char **argv)
 				remove_template_dir(rootfd, e->d_name);
 		if (d)
 			closedir(d);
-		remove_stale_builds(rootfd);
+		remove_stale_builds(rootfd, true);
 	}
 	for (int i = 1; !all && i < argc; i++) {
 		const char *k = argv[i];

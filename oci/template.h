@@ -7,6 +7,9 @@
  *   ROOT/.lock             flock: one builder or dropper at a time
  *   ROOT/.build-KEY.PID/   a build in progress (removed by the next
  *                          builder when its process is gone)
+ *   ROOT/.failed-KEY       the message of a build that failed: creates
+ *                          boot cold without trying again until `kvbox
+ *                          template build` (or `drop --all`)
  *   ROOT/KEY/image/        the snapshot (vmm/snapshot.h: state, memory)
  *   ROOT/KEY/empty/        the empty read-only directory the unused 9p
  *                          devices are served from
@@ -49,9 +52,10 @@ int template_params_init(struct template_params *p, uint64_t mem_bytes, unsigned
 int template_key(const struct template_params *p, char key[TEMPLATE_KEY_LEN + 1],
 		 struct kv_err *err);
 /* ROOT/KEY for p, built first (in a child process, under the lock) when
- * missing; *built says whether it was.  dir gets ROOT/KEY. */
-int template_ensure(struct oci_cli *cli, const struct template_params *p, char *dir, size_t size,
-		    bool *built, struct kv_err *err);
+ * missing; *built says whether it was.  dir gets ROOT/KEY.  A failed
+ * build is recorded (ROOT/.failed-KEY) and not tried again unless retry. */
+int template_ensure(struct oci_cli *cli, const struct template_params *p, bool retry, char *dir,
+		    size_t size, bool *built, struct kv_err *err);
 
 int oci_cmd_template(struct oci_cli *cli, int argc, char **argv);
 

@@ -173,7 +173,8 @@ static void agent_readable(void *ctx, int fd, uint32_t events)
 	if (r == 0) {
 		char line[512];
 		vm_agent_ready_line(&msg.u.hello, line, sizeof(line));
-		fprintf(stderr, "kvbox: agent ready: %s\n", line);
+		if (!a->on_parked) /* a template build reports on its own */
+			fprintf(stderr, "kvbox: agent ready: %s\n", line);
 		a->hello_seen = true;
 		memmove(a->buf, a->buf + used, a->len - used);
 		a->len -= used;

@@ -57,6 +57,18 @@ static int load(struct vm *vm, const struct vm_boot_spec *b, const struct kernel
 	return 0;
 }
 
+bool vm_boot_kernel_runs_here(const char *path)
+{
+	cleanup_free uint8_t *kbuf = NULL;
+	size_t klen = 0;
+	struct kv_err err = {0};
+	struct kernel_image k;
+	if (read_file_bounded(path, KERNEL_MAX_BYTES, &kbuf, &klen, &err) < 0 ||
+	    kernel_image_parse(kbuf, klen, &k, &err) < 0)
+		return false;
+	return !(kvm_detect_flavour() == KVM_FLAVOUR_PVM && k.is_linux && !k.pvm_guest);
+}
+
 int vm_boot_load(struct vm *vm, const struct vm_config *cfg, const struct vm_boot_spec *b,
 		 struct kv_err *err)
 {

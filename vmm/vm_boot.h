@@ -11,6 +11,7 @@
 #ifndef KVBOX_VMM_VM_BOOT_H
 #define KVBOX_VMM_VM_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,10 @@ struct vm_boot_spec {
 	const char *cmdline; /* without the virtio entries */
 	unsigned ncpus;
 };
+
+/* Whether the kernel at path is an image this host's KVM can boot (read
+ * and parsed as vm_boot_load() would; on a PVM host, a PVM guest). */
+bool vm_boot_kernel_runs_here(const char *path);
 
 /* On failure the caller still calls vm_destroy(vm). */
 int vm_boot_load(struct vm *vm, const struct vm_config *cfg, const struct vm_boot_spec *b,

@@ -1,0 +1,143 @@
+#!/usr/bin/env bats
+# Nested tier: template start (issue 7).  A template is the container
+# guest booted once to a parked agent and saved (vmm/template.h); create
+# restores it, connects to the agent, sends RESUME (fresh entropy, the
+# host's clock), then CREATE.  This file uses its own template directory.
+# Run it with
+#   tests/nested/run bats tests/integration/nested/template.bats
+
+bats_require_minimum_version 1.5.0
+
+load oci-helpers
+
+setup_file() {
+	oci_setup_file
+	export KVBOX_TEMPLATE_DIR=$BATS_FILE_TMPDIR/templates
+	mounts0=$(wc -l </proc/self/mountinfo)
+	export mounts0
+}
+
+teardown() {
+	local id
+	for id in $(k list -q 2>/dev/null); do k delete --force "$id" >/dev/null 2>&1 || true; done
+}
+
+# a bundle whose init prints what must differ between VMs of one template
+probe_bundle() { # NAME HOSTNAME
+	local b
+	b=$(bundle "$1" sh -c 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"; echo;
+		cat /proc/sys/kernel/random/boot_id; hostname; date +%s')
+	edit "$b" '.hostname = $h' --arg h "$2"
+	echo "$b"
+}
+
+@test "template build, list, drop: one template per VM size, a second build reuses it" {
+	run -0 "$kvbox" template build --memory 128
+	dir=$output
+	[ -f "$dir/image/state" ] && [ -f "$dir/image/memory" ] && [ -d "$dir/empty" ]
+	key=${dir##*/}
+	[[ $key =~ ^[0-9a-f]{16}$ ]]
+	run -0 "$kvbox" template build --memory 128
+	[ "$output" = "$dir (already built)" ]
+	run -0 "$kvbox" template list -q
+	[ "$output" = "$key" ]
+	run -0 "$kvbox" template list
+	grep -q "^$key  *128 MiB  *1 " <<<"$output"
+	# the memory file is sparse: far less on disk than the guest's 128 MiB
+	used=$(du -k "$dir/image/memory" | cut -f1)
+	[ "$used" -lt 65536 ]
+	run -1 "$kvbox" template drop 0123456789abcdef
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == *"template 0123456789abcdef: no such template"* ]]
+	run -0 "$kvbox" template drop "$key"
+	[ ! -e "$dir" ]
+	run -0 "$kvbox" template list -q
+	[ -z "$output" ]
+	run -1 "$kvbox" template build --memory 12
+	[[ $output == *"--memory 12: expected a number"* ]]
+}
+
+@test "a container starts from the template: restored, resumed, runs; exec, kill, delete as usual" {
+	b=$(bundle tpl sleep 1000)
+	log=$BATS_TEST_TMPDIR/log
+	run -0 k --debug --log "$log" create --bundle "$b" t1
+	grep -q 'template .* (built now)' "$log"
+	grep -q 'restored from template' "$log"
+	grep -q 'agent resumed: guest entropy reseeded, clock set' "$log"
+	[ "$(status_of t1)" = created ]
+	run -0 k start t1
+	wait_status t1 running
+	run -0 k exec t1 sh -c 'echo exec-ok; cat /proc/1/cmdline | tr "\0" " "'
+	[[ $output == *"exec-ok"* ]] && [[ $output == *"sleep 1000"* ]]
+	run -0 k kill t1 KILL
+	wait_status t1 stopped
+	run -0 k delete t1
+	nothing_left t1
+	# the second container finds the template built
+	run -0 k --debug --log "$log.2" run --bundle "$(bundle tpl2 true)" t2
+	! grep -q '(built now)' "$log.2"
+	grep -q 'restored from template' "$log.2"
+	nothing_left t2
+}
+
+@test "two containers from one template: different random bytes, boot ids and hostnames, the host's clock" {
+	a=$(probe_bundle pa host-a)
+	b=$(probe_bundle pb host-b)
+	k run --bundle "$a" pa >"$BATS_TEST_TMPDIR/a"
+	k run --bundle "$b" pb >"$BATS_TEST_TMPDIR/b"
+	mapfile -t A <"$BATS_TEST_TMPDIR/a"
+	mapfile -t B <"$BATS_TEST_TMPDIR/b"
+	echo "a: ${A[*]}" >&2
+	echo "b: ${B[*]}" >&2
+	[[ ${A[0]} =~ ^[0-9a-f]{32}$ ]] && [[ ${B[0]} =~ ^[0-9a-f]{32}$ ]]
+	[ "${A[0]}" != "${B[0]}" ]
+	[ "${A[1]}" != "${B[1]}" ]
+	[ "${A[2]}" = host-a ] && [ "${B[2]}" = host-b ]
+	now=$(date +%s)
+	for t in "${A[3]}" "${B[3]}"; do
+		[ $((now - t)) -ge 0 ] && [ $((now - t)) -lt 120 ]
+	done
+	run -0 "$kvbox" template list -q
+	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "a corrupted template is one clear error and leaves nothing; dropped, the next create rebuilds it" {
+	b=$(bundle bad true)
+	run -0 k run --bundle "$b" warm
+	dir=$KVBOX_TEMPLATE_DIR/$("$kvbox" template list -q)
+	# one byte of the guest kernel's text changed (loaded at 16 MiB)
+	off=$((16 * 1024 * 1024 + 4196))
+	old=$(od -An -tu1 -j "$off" -N1 "$dir/image/memory" | tr -d ' ')
+	printf "\\x$(printf %02x $(((old + 1) % 256)))" |
+		dd of="$dir/image/memory" bs=1 seek="$off" conv=notrunc status=none
+	run -1 k create --bundle "$b" c1
+	echo "$output" >&2
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == *"checksum mismatch"* ]]
+	[[ $output == *"template"* ]]
+	nothing_left c1
+	run -0 "$kvbox" template drop --all
+	run -0 k run --bundle "$b" c2
+	nothing_left c2
+	# a template for another VM size is another template
+	b2=$(bundle big true)
+	edit "$b2" '.annotations["io.kvbox.vm.memory"] = "192M"'
+	run -0 k run --bundle "$b2" c3
+	run -0 "$kvbox" template list -q
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "--boot-mode cold and KVBOX_BOOT_MODE=cold boot the kernel, with no template" {
+	b=$(bundle cold sh -c 'echo cold-ok')
+	log=$BATS_TEST_TMPDIR/log
+	run -0 k --boot-mode cold --debug --log "$log" run --bundle "$b" c1
+	[[ $output == *cold-ok* ]]
+	! grep -q 'template' "$log"
+	grep -q 'agent ready' "$log"
+	KVBOX_BOOT_MODE=cold run -0 k --debug --log "$log.2" run --bundle "$b" c2
+	[[ $output == *cold-ok* ]]
+	! grep -q 'template' "$log.2"
+	run -2 k --boot-mode warm run --bundle "$b" c3
+	[[ $output == *"--boot-mode warm: expected cold or template"* ]]
+	nothing_left c3
+}
