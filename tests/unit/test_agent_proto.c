@@ -527,6 +527,37 @@ static void test_oversized(void **state)
 	assert_true(agent_msg_encode(&m, NULL, SIZE_MAX) > (long)(7 * AGENT_STR_MAX));
 }
 
+/* RESUME carries exactly AGENT_SEED_BYTES of seed and a clock: less seed,
+ * more, or no time is refused both ways. */
+static void test_resume_checks(void **state)
+{
+	(void)state;
+	static uint8_t seed[AGENT_SEED_BYTES + 1];
+	struct agent_msg m;
+	uint8_t *out = NULL;
+	agent_msg_init(&m, AGENT_RESUME, 0, 7);
+	m.u.resume = (struct agent_resume){seed, 8, 1};
+	assert_int_equal(agent_msg_encode_alloc(&m, &out), -EINVAL);
+	m.u.resume.seed_len = AGENT_SEED_BYTES + 1;
+	assert_true(agent_msg_encode_alloc(&m, &out) < 0);
+	m.u.resume.seed_len = AGENT_SEED_BYTES;
+	m.u.resume.realtime_ns = 0;
+	assert_int_equal(agent_msg_encode_alloc(&m, &out), -EINVAL);
+	m.u.resume.realtime_ns = 1;
+	long n = agent_msg_encode_alloc(&m, &out);
+	assert_true(n > (long)AGENT_HDR_SIZE);
+	struct agent_msg d;
+	assert_int_equal(agent_msg_decode(out, (size_t)n, &d), 0);
+	assert_int_equal(d.u.resume.seed_len, AGENT_SEED_BYTES);
+	agent_msg_free(&d);
+	free(out);
+	/* PARK takes no payload */
+	agent_msg_init(&m, AGENT_PARK, 0, 8);
+	n = agent_msg_encode_alloc(&m, &out);
+	assert_int_equal(n, (long)AGENT_HDR_SIZE);
+	free(out);
+}
+
 static void test_unknown_types_flags_tags(void **state)
 {
 	struct raw r;
@@ -816,6 +847,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_types_flags_tags),
 	    cmocka_unit_test(test_malformed_fields),
 	    cmocka_unit_test(test_semantic_checks),
+	    cmocka_unit_test(test_resume_checks),
 	    cmocka_unit_test(test_error_encode),
 	    cmocka_unit_test(test_stream_reassembly),
 	};

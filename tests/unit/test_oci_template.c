@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Templates, the pure parts: the share layout a template machine has
+ * (vmm/template.c) and the cache key (oci/template.c), which must name
+ * another template whenever what the guest was built from changes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "oci/template.h"
+#include "vmm/template.h"
+
+static void test_shares_layout(void **state)
+{
+	(void)state;
+	struct gofer_share in[2] = {
+	    {.path = "/rootfs", .tag = "kvboxroot"},
+	    {.path = "/data", .tag = "kvb1", .readonly = false},
+	};
+	struct gofer_share out[TEMPLATE_SHARES];
+	assert_int_equal(template_shares(in, 2, "/t/empty", out), TEMPLATE_SHARES);
+	assert_string_equal(out[0].path, "/rootfs");
+	assert_string_equal(out[1].path, "/data");
+	assert_false(out[1].readonly);
+	for (unsigned i = 2; i < TEMPLATE_SHARES; i++) {
+		char tag[16];
+		snprintf(tag, sizeof(tag), "kvb%u", i);
+		assert_string_equal(out[i].tag, tag);
+		assert_string_equal(out[i].path, "/t/empty");
+		assert_true(out[i].readonly);
+	}
+	/* no container shares: every device on the empty directory, the
+	 * rootfs tag first (what a template machine is built with) */
+	assert_int_equal(template_shares(NULL, 0, "/e", out), TEMPLATE_SHARES);
+	assert_string_equal(out[0].tag, "kvboxroot");
+	assert_string_equal(out[0].path, "/e");
+	assert_true(out[0].readonly);
+}
+
+static void touch_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_key(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/kvbox-tkey.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char kernel[64], agent[64];
+	snprintf(kernel, sizeof(kernel), "%s/kernel", dir);
+	snprintf(agent, sizeof(agent), "%s/agent", dir);
+	touch_file(kernel, "kernel");
+	touch_file(agent, "agent");
+	struct template_params p = {.mem_bytes = 256u << 20, .ncpus = 1, .kernel = kernel};
+	snprintf(p.agent, sizeof(p.agent), "%s", agent);
+	struct kv_err err = {0};
+	char k1[TEMPLATE_KEY_LEN + 1], k2[TEMPLATE_KEY_LEN + 1];
+	assert_int_equal(template_key(&p, k1, &err), 0);
+	assert_int_equal(strlen(k1), TEMPLATE_KEY_LEN);
+	assert_int_equal(strspn(k1, "0123456789abcdef"), TEMPLATE_KEY_LEN);
+	assert_int_equal(template_key(&p, k2, &err), 0);
+	assert_string_equal(k1, k2); /* stable */
+	p.mem_bytes = 512u << 20;
+	assert_int_equal(template_key(&p, k2, &err), 0);
+	assert_string_not_equal(k1, k2);
+	p.mem_bytes = 256u << 20;
+	p.ncpus = 2;
+	assert_int_equal(template_key(&p, k2, &err), 0);
+	assert_string_not_equal(k1, k2);
+	p.ncpus = 1;
+	/* a rebuilt agent (new mtime and size) is another template */
+	struct timeval tv[2] = {{1000000000, 0}, {1000000000, 0}};
+	assert_int_equal(utimes(agent, tv), 0);
+	assert_int_equal(template_key(&p, k2, &err), 0);
+	assert_string_not_equal(k1, k2);
+	char k3[TEMPLATE_KEY_LEN + 1];
+	touch_file(kernel, "kernel, rebuilt");
+	assert_int_equal(template_key(&p, k3, &err), 0);
+	assert_string_not_equal(k2, k3);
+	/* a missing kernel is an error naming it */
+	unlink(kernel);
+	assert_true(template_key(&p, k3, &err) < 0);
+	assert_non_null(strstr(err.msg, kernel));
+	unlink(agent);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_shares_layout),
+	    cmocka_unit_test(test_key),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
