@@ -14,12 +14,15 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "oci/build-info.h"
 #include "oci/cli.h"
 #include "oci/config.h"
+#include "oci/template.h"
 #include "util/cleanup.h"
 #include "vmm/kvm.h"
+#include "vmm/template.h"
 #include "vmm/vm.h"
 
 #define OCI_VERSION_MIN "1.0.0"
@@ -97,12 +100,16 @@ static json_t *kvbox_section(void)
 		kvm_sys_close(&k);
 	}
 	const char *dev = getenv("KVBOX_KVM_DEVICE");
-	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:o, s:o}, s:{s:[s,s], s:s}}",
+	const char *bm = getenv("KVBOX_BOOT_MODE");
+	json_t *boot = json_pack("{s:[s,s], s:s, s:s, s:i}", "modes", "cold", "template", "default",
+				 bm && !strcmp(bm, "cold") ? "cold" : "template", "templateDir",
+				 template_root(), "templateShares", TEMPLATE_SHARES);
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:o, s:o}, s:{s:[s,s], s:s}, s:o}",
 			 "version", KVBOX_VERSION, "commit", KVBOX_COMMIT, "kvm", "flavour",
 			 kvm_flavour_name(kvm_detect_flavour()), "device",
 			 dev && *dev ? dev : "/dev/kvm", "kernel", "default", oci_default_kernel(),
 			 "limits", "maxVcpus", max, "recommendedVcpus", rec, "network", "modes",
-			 "sandbox", "none", "default", "sandbox");
+			 "sandbox", "none", "default", "sandbox", "boot", boot);
 }
 
 static json_t *features(void)

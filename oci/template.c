@@ -206,6 +206,15 @@ __attribute__((noreturn)) static void build_child(const struct template_params *
 	snprintf(console, sizeof(console), "%s/console.log", tmp);
 	int cfd = debug ? open(console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
 			: open("/dev/null", O_WRONLY | O_CLOEXEC);
+	/* the caller's stdio may be a container's (create): nothing of the
+	 * build goes there, its result goes to `report` */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		close(null);
+	}
 	struct template_build b = {
 	    .mem_bytes = p->mem_bytes,
 	    .ncpus = p->ncpus,
