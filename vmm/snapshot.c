@@ -286,7 +286,7 @@ static int copy_extent(int memfd, int fd, uint64_t p, uint64_t len)
 		return -errno;
 	off_t in = (off_t)p;
 	while (len) {
-		ssize_t n = sendfile(memfd, fd, &in, len > (1u << 30) ? (1u << 30) : (size_t)len);
+		ssize_t n = sendfile(memfd, fd, &in, len > COPY_CHUNK ? COPY_CHUNK : (size_t)len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

@@ -3,8 +3,10 @@
 # container a real microVM (the guest kernel of images/, the agent as PID
 # 1, the rootfs over 9p).  Run it with
 #   tests/nested/run bats tests/integration/nested/oci-lifecycle.bats
-# Each test boots its own VM (~10 s under TCG).  After every test no
-# sandbox or gofer process and no state directory may be left.
+# Each test starts its own VM: restored from the template (create's
+# default; ~4 s under TCG), or booted (~10 s) when scripts/test runs the
+# file again with KVBOX_BOOT_MODE=cold.  After every test no sandbox or
+# gofer process and no state directory may be left.
 
 bats_require_minimum_version 1.5.0
 
