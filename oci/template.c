@@ -7,10 +7,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -200,6 +202,11 @@ static int write_info(int dirfd, const char *key, const struct template_params *
 __attribute__((noreturn)) static void build_child(const struct template_params *p, const char *tmp,
 						  bool debug, int report)
 {
+	/* a create killed while it waits takes its build with it (the next
+	 * builder removes the directory) */
+	pid_t parent = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
 	char empty[PATH_MAX + 16], image[PATH_MAX + 16], console[PATH_MAX + 16];
 	snprintf(empty, sizeof(empty), "%s/empty", tmp);
 	snprintf(image, sizeof(image), "%s/image", tmp);
