@@ -111,7 +111,6 @@ struct agent {
 	 * is the next host's connection (restored from a template) */
 	bool park_pending;
 	uint32_t park_id;
-	bool restored;
 };
 
 /* epoll tokens: kind in the high 32 bits, a proc index in the low. */

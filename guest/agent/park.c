@@ -70,7 +70,8 @@ const char *park_now(struct agent *a)
 		return "PARK: cannot set up the new channel";
 	if (agent_epoll_set(a, a->chan.fd, EPOLLIN, TOKEN(TOK_CHAN, 0), true) < 0)
 		return "PARK: epoll_ctl on the new channel";
-	a->restored = true;
+	if (a->cfg.debug)
+		agent_log("a host connected: the channel is back");
 	return NULL;
 }
 
