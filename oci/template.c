@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "guest/initramfs.h"
 #include "oci/cli.h"
@@ -68,13 +68,14 @@ int template_key(const struct template_params *p, char key[TEMPLATE_KEY_LEN + 1]
 			 "\ncpus %u\nshares %u\ncmdline %s\nkvm %s\n",
 			 KVBOX_VERSION, kernel, agent, p->mem_bytes, p->ncpus, TEMPLATE_SHARES,
 			 cmdline, kvm_flavour_name(kvm_detect_flavour()));
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	if (n < 0 || (size_t)n >= sizeof(text) ||
-	    !EVP_Digest(text, (size_t)n, md, &mdlen, EVP_sha256(), NULL))
-		return kv_err_set(err, EIO, "template key: hashing failed");
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return kv_err_set(err, ENAMETOOLONG, "template key: paths too long");
+	/* a name, not a secret: XXH3 (OpenSSL's first digest costs ~0.1 s of
+	 * initialisation under emulation, on every create) */
+	XXH128_canonical_t can;
+	XXH128_canonicalFromHash(&can, XXH3_128bits(text, (size_t)n));
 	for (unsigned i = 0; i < TEMPLATE_KEY_LEN / 2; i++)
-		snprintf(key + 2 * i, 3, "%02x", md[i]);
+		snprintf(key + 2 * i, 3, "%02x", can.digest[i]);
 	return 0;
 }
 

@@ -15,7 +15,7 @@
  *                          devices are served from
  *   ROOT/KEY/info.json     what it was built from, when, how long it took
  *
- * KEY is the first 16 hex digits of SHA-256 over the kvbox version, the
+ * KEY is the first 16 hex digits of XXH3-128 over the kvbox version, the
  * kernel's and the agent's path, device, inode, size and mtime, the RAM
  * size, the vCPU count, the share count and the guest command line: any
  * change to them names another template, so a stale one is never used
