@@ -102,7 +102,7 @@ probe_bundle() { # NAME HOSTNAME
 	[ "${#lines[@]}" -eq 1 ]
 }
 
-@test "a corrupted template is one clear error and leaves nothing; dropped, the next create rebuilds it" {
+@test "a corrupted or truncated template is one clear error and leaves nothing; dropped, the next create rebuilds it" {
 	b=$(bundle bad true)
 	run -0 k run --bundle "$b" warm
 	dir=$KVBOX_TEMPLATE_DIR/$("$kvbox" template list -q)
@@ -120,6 +120,16 @@ probe_bundle() { # NAME HOSTNAME
 	run -0 "$kvbox" template drop --all
 	run -0 k run --bundle "$b" c2
 	nothing_left c2
+	# a truncated state file: one line naming it
+	dir=$KVBOX_TEMPLATE_DIR/$("$kvbox" template list -q)
+	truncate -s 1000 "$dir/image/state"
+	run -1 k create --bundle "$b" c4
+	echo "$output" >&2
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == *"/image/state"* ]]
+	nothing_left c4
+	run -0 "$kvbox" template drop --all
+	run -0 k run --bundle "$b" c5
 	# a template for another VM size is another template
 	b2=$(bundle big true)
 	edit "$b2" '.annotations["io.kvbox.vm.memory"] = "192M"'
