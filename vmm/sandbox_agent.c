@@ -260,8 +260,7 @@ static void agent_accept(void *ctx, int fd, uint32_t host_port, uint32_t guest_p
 		close(fd); /* one agent connection per boot */
 		return;
 	}
-	if (fd_handlers_add(&sb->vm->handlers, fd, EPOLLIN, chan_readable, sb, "agent", &err) <
-	    0) {
+	if (fd_handlers_add(&sb->vm->handlers, fd, EPOLLIN, chan_readable, sb, "agent", &err) < 0) {
 		close(fd);
 		sb_fail_startup(sb, err.msg);
 		return;
@@ -287,8 +286,8 @@ int sb_agent_connect(struct sandbox *sb, struct kv_err *err)
 	sb->rbuf = malloc(AGENT_MAX_FRAME);
 	if (!sb->rbuf)
 		return kv_err_set(err, ENOMEM, "agent channel: out of memory");
-	int fd = virtio_vsock_connect(&sb->vm->virtio.vsock, VM_AGENT_PORT, agent_connected, sb,
-				      err);
+	int fd =
+	    virtio_vsock_connect(&sb->vm->virtio.vsock, VM_AGENT_PORT, agent_connected, sb, err);
 	if (fd < 0)
 		return fd;
 	int r = fd_handlers_add(&sb->vm->handlers, fd, EPOLLIN, chan_readable, sb, "agent", err);

@@ -44,11 +44,11 @@ struct snapshot_ids {
 };
 
 struct snapshot_stats {
-	uint64_t mem_data;  /* bytes of non-zero guest pages written or read */
-	uint64_t state_len; /* bytes of the state file */
-	uint64_t usec;	    /* wall time of the save or restore */
-	uint64_t mem_usec;  /* restore: of which loading and checking memory */
-	uint64_t sum_usec, copy_usec; /* ... of which checking, and copying */
+	uint64_t mem_data;		 /* bytes of non-zero guest pages written or read */
+	uint64_t state_len;		 /* bytes of the state file */
+	uint64_t usec;			 /* wall time of the save or restore */
+	uint64_t mem_usec;		 /* restore: of which loading and checking memory */
+	uint64_t sum_usec, copy_usec;	 /* ... of which checking, and copying */
 	uint64_t open_usec, create_usec; /* template restore: opening, vm_create */
 };
 
@@ -69,8 +69,8 @@ int snapshot_check_template(const struct vm *vm, struct kv_err *err);
 
 /* Saves the paused vm into dir, which must not exist (its parent must);
  * on failure nothing is left at dir.  flags: SNAP_SAVE_*. */
-int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids,
-		  unsigned flags, struct snapshot_stats *st, struct kv_err *err);
+int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids, unsigned flags,
+		  struct snapshot_stats *st, struct kv_err *err);
 
 struct snapshot {
 	char dir[4096];

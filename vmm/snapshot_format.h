@@ -60,7 +60,7 @@ enum snap_section_type {
 };
 
 /* manifest.machine flags: what the VM was built with */
-#define SNAP_MACHINE_RNG   1u /* virtio-rng in slot 0 */
+#define SNAP_MACHINE_RNG 1u /* virtio-rng in slot 0 */
 /* a template (vmm/snapshot.h, SNAP_SAVE_TEMPLATE): a virtio-vsock and
  * virtio-9p devices saved idle, restored only by a sandbox that brings
  * their backends */
@@ -76,13 +76,13 @@ struct snap_manifest {
 	uint64_t agent_size;
 	uint64_t mem_bytes;
 	uint32_t ncpus;
-	uint32_t machine;  /* SNAP_MACHINE_* */
-	uint32_t nvirtio;  /* virtio-mmio slots in use */
-	uint32_t flavour;  /* enum kvm_flavour of the saving host */
-	uint64_t tsc_khz;  /* KVM_GET_TSC_KHZ of vCPU 0, 0 if unknown */
-	uint64_t mem_data; /* bytes of non-zero pages in the memory file */
+	uint32_t machine;    /* SNAP_MACHINE_* */
+	uint32_t nvirtio;    /* virtio-mmio slots in use */
+	uint32_t flavour;    /* enum kvm_flavour of the saving host */
+	uint64_t tsc_khz;    /* KVM_GET_TSC_KHZ of vCPU 0, 0 if unknown */
+	uint64_t mem_data;   /* bytes of non-zero pages in the memory file */
 	uint8_t mem_sum[32]; /* XXH3-128 (canonical, 16 bytes), then 16 zero bytes */
-	uint64_t created; /* seconds since the epoch */
+	uint64_t created;    /* seconds since the epoch */
 };
 
 struct snap_section {
