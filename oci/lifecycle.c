@@ -144,7 +144,7 @@ int oci_container_hooks(struct oci_cli *cli, struct oci_container *c, int kind, 
 struct create_plan {
 	struct oci_config *cfg;
 	uint64_t mem_bytes;
-	unsigned ncpus, nshares;
+	unsigned ncpus;
 	char template_dir[PATH_MAX]; /* "" = boot cold */
 	char cg_path[OCI_CG_PATH_MAX];
 	struct oci_cg_limits cg;
@@ -176,7 +176,6 @@ static int precheck(const struct oci_create_opts *o, const char *id, bool system
 		oci_cg_limits_from(cfg->linux_spec.resources, plan.mem_bytes, plan.ncpus, &p->cg);
 	p->mem_bytes = plan.mem_bytes;
 	p->ncpus = plan.ncpus;
-	p->nshares = plan.nshares;
 	oci_agent_create_free(&ac);
 	oci_vm_plan_free(&plan);
 	if (r < 0)
@@ -201,11 +200,6 @@ static void pick_template(struct oci_cli *cli, struct create_plan *p)
 	p->template_dir[0] = 0;
 	if (!cli->template_boot)
 		return;
-	if (p->nshares > TEMPLATE_SHARES) {
-		oci_cli_debug(cli, "booting cold: %u shares, a template has %u", p->nshares,
-			      TEMPLATE_SHARES);
-		return;
-	}
 	struct template_params tp;
 	struct kv_err err = {0};
 	bool built = false;
