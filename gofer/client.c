@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,6 +105,11 @@ int gofer_client_start(struct gofer_client *c, const struct gofer_client_config 
 	if (cfg->nshares == 0 || cfg->nshares > GOFER_MAX_SHARES)
 		return kv_err_set(err, EINVAL, "gofer: %u shares (1 to %d)", cfg->nshares,
 				  GOFER_MAX_SHARES);
+	_Static_assert(sizeof(c->devs[0].tag) == sizeof(cfg->shares[0].tag), "tag sizes");
+	for (unsigned i = 0; i < cfg->nshares; i++) {
+		memcpy(c->devs[i].tag, cfg->shares[i].tag, sizeof(c->devs[i].tag));
+		c->devs[i].tag[sizeof(c->devs[i].tag) - 1] = '\0';
+	}
 	int r = pthread_mutex_init(&c->lock, NULL);
 	if (r)
 		return kv_err_sys(err, r, "gofer: mutex");
@@ -355,6 +361,160 @@ void gofer_client_backend(struct gofer_client *c, unsigned idx, struct virtio_p9
 	    .ctx = c,
 	    .idx = idx,
 	};
+}
+
+/* ---- checkpoint and restore ---- */
+
+static const char *share_name(const struct gofer_client *c, unsigned idx, char buf[64])
+{
+	if (c->devs[idx].tag[0])
+		snprintf(buf, 64, "share '%s' (9p device %u)", c->devs[idx].tag, idx);
+	else
+		snprintf(buf, 64, "share %u", idx);
+	return buf;
+}
+
+/* A queue state from a SAVE reply: zero (not active), or one a queue
+ * could have.  The gofer checks it again on ACTIVATE (virtq_import); this
+ * keeps a lying gofer's numbers out of the snapshot. */
+static bool vq_state_zero(const struct virtq_state *st)
+{
+	static const struct virtq_state zero;
+	return !memcmp(st, &zero, sizeof(zero));
+}
+
+static bool vq_state_plausible(const struct virtq_state *st)
+{
+	if (vq_state_zero(st))
+		return true;
+	return st->size && !(st->size & (st->size - 1)) && st->size <= st->max_size &&
+	       st->max_size <= VQ_SIZE_MAX && st->pad == 0 &&
+	       !(st->flags & ~(VQ_STATE_EVENT_IDX | VQ_STATE_INDIRECT));
+}
+
+/* A reply no honest gofer sends: it is killed, as for a malformed one. */
+static int gofer_lied(struct gofer_client *c, const char *who, const char *what, struct kv_err *err)
+{
+	pthread_mutex_lock(&c->lock);
+	gofer_lost(c, "bad reply to SAVE");
+	pthread_mutex_unlock(&c->lock);
+	return kv_err_set(err, EPROTO, "gofer: %s: SAVE answered with %s: gofer killed", who, what);
+}
+
+static int save_failed(const char *who, int r, uint64_t need, struct kv_err *err)
+{
+	char why[96];
+
+	switch (r) {
+	case -ESTALE:
+		snprintf(why, sizeof(why), "a file the container has open was deleted");
+		break;
+	case -EOPNOTSUPP:
+		snprintf(why, sizeof(why), "an extended attribute is being read or written");
+		break;
+	case -E2BIG:
+		snprintf(why, sizeof(why), "too many open files to save (%llu bytes)",
+			 (unsigned long long)need);
+		break;
+	default:
+		return kv_err_sys(err, -r, "gofer: %s: cannot save the open files", who);
+	}
+	return kv_err_set(err, -r, "gofer: %s: cannot save the open files: %s", who, why);
+}
+
+int gofer_client_save(struct gofer_client *c, unsigned idx, struct virtq_state *st, int memfd,
+		      uint64_t *len, struct kv_err *err)
+{
+	struct gofer_msg m, rep;
+	struct stat sb;
+	char who[64];
+
+	memset(st, 0, sizeof(*st));
+	*len = 0;
+	if (idx >= c->nshares)
+		return kv_err_set(err, EINVAL, "gofer: no share %u", idx);
+	share_name(c, idx, who);
+	gofer_msg_init(&m, GOFER_MSG_SAVE, 0, idx);
+	memset(&rep, 0, sizeof(rep));
+	int r = gofer_client_request(c, &m, &memfd, 1, &rep);
+	if (rep.type != GOFER_MSG_REPLY) /* no answer: the gofer is gone */
+		return kv_err_sys(err, -r, "gofer: %s: saving the open files", who);
+	/* answered: the queue is set aside, whatever the status */
+	c->devs[idx].active = false;
+	if (!vq_state_plausible(&rep.vq))
+		return gofer_lied(c, who, "an impossible queue state", err);
+	*st = rep.vq;
+	if (r < 0)
+		return save_failed(who, r, rep.mem_size, err);
+	if (fstat(memfd, &sb) < 0)
+		return kv_err_sys(err, errno, "gofer: %s: saving the open files: memfd", who);
+	if (rep.mem_size == 0 || rep.mem_size > GOFER_SAVE_MAX ||
+	    rep.mem_size > (uint64_t)sb.st_size)
+		return gofer_lied(c, who, "a wrong length", err);
+	*len = rep.mem_size;
+	return 0;
+}
+
+int gofer_client_load(struct gofer_client *c, unsigned idx, int memfd, uint64_t len,
+		      struct kv_err *err)
+{
+	struct gofer_msg m, rep;
+	const char *why;
+	char who[64];
+
+	if (idx >= c->nshares)
+		return kv_err_set(err, EINVAL, "gofer: no share %u", idx);
+	share_name(c, idx, who);
+	if (len == 0 || len > GOFER_SAVE_MAX)
+		return kv_err_set(err, EINVAL, "gofer: %s: a saved session of %llu bytes (1 to %u)",
+				  who, (unsigned long long)len, GOFER_SAVE_MAX);
+	gofer_msg_init(&m, GOFER_MSG_LOAD, 0, idx);
+	m.mem_size = len;
+	memset(&rep, 0, sizeof(rep));
+	int r = gofer_client_request(c, &m, &memfd, 1, &rep);
+	if (r == 0)
+		return 0;
+	if (rep.type != GOFER_MSG_REPLY)
+		return kv_err_sys(err, -r, "gofer: %s: restoring the open files", who);
+	switch (r) {
+	case -ENOENT:
+		why = "a file the container had open no longer exists";
+		break;
+	case -ESTALE:
+		why = "a file the container had open is another kind of file now";
+		break;
+	case -EINVAL:
+		why = "the saved session is malformed";
+		break;
+	case -EBUSY:
+		why = "the share is in use already";
+		break;
+	default:
+		return kv_err_sys(err, -r,
+				  "gofer: %s: cannot restore the open files (the gofer's log line "
+				  "names the file)",
+				  who);
+	}
+	return kv_err_set(err, -r,
+			  "gofer: %s: cannot restore the open files: %s (the gofer's log line "
+			  "names it)",
+			  who, why);
+}
+
+int gofer_client_resume(struct gofer_client *c, unsigned idx, const struct virtq_state *st,
+			struct kv_err *err)
+{
+	char who[64];
+
+	if (idx >= c->nshares)
+		return kv_err_set(err, EINVAL, "gofer: no share %u", idx);
+	if (vq_state_zero(st))
+		return 0; /* it was not active when saved */
+	int r = backend_activate(c, idx, st);
+	if (r < 0)
+		return kv_err_set(err, r > -VQ_E_BASE ? -r : EINVAL, "gofer: %s: resuming: %s",
+				  share_name(c, idx, who), virtio_p9_strerror(r));
+	return 0;
 }
 
 /* ---- ending ---- */

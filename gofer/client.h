@@ -5,6 +5,9 @@
  * guest RAM once, and acts as the external backend of each virtio-9p
  * device (virtio/p9.h): activate = ACTIVATE with the queue's ioeventfd and
  * irqfd, reset = RESET and wait for the ack, kick = write the ioeventfd.
+ * Checkpoint/restore: gofer_client_save (SAVE: the queue set aside, its
+ * 9P session as bytes), gofer_client_resume (ACTIVATE it again),
+ * gofer_client_load (LOAD into a new gofer before the queue is resumed).
  *
  * Threads: requests are made from vCPU threads (under a device lock) and
  * the set-up thread; the event loop calls gofer_client_ready() when the
@@ -16,7 +19,8 @@
  * The gofer is treated as less trusted than the VMM: its messages go
  * through gofer_msg_recv's checks, and one that is malformed, a REPLY
  * that answers nothing, or no REPLY within the timeout gets the gofer
- * killed and every 9p device failed, never a VMM crash or hang.
+ * killed and every 9p device failed, never a VMM crash or hang.  A SAVE
+ * reply's length and queue state are checked before they are returned.
  */
 #ifndef KVBOX_GOFER_CLIENT_H
 #define KVBOX_GOFER_CLIENT_H
@@ -33,6 +37,7 @@ struct gofer_client_dev {
 	int kick_fd;		/* ioeventfd (not owned), -1 until bound */
 	int irq_fd;		/* irqfd (not owned) */
 	bool active;		/* handed to the gofer */
+	char tag[32];		/* the share's mount tag, for messages */
 };
 
 struct gofer_client {
@@ -77,6 +82,35 @@ int gofer_client_ready(struct gofer_client *c);
 int gofer_client_stop(struct gofer_client *c, int timeout_ms);
 /* Stops it (if running) and frees the client. */
 void gofer_client_destroy(struct gofer_client *c);
+
+/*
+ * Checkpoint (the vCPUs stopped): the gofer stops serving share idx's
+ * queue but keeps its fids, and writes the share's 9P session into memfd
+ * (empty, writable) from offset 0.  0 with *len bytes written (<=
+ * GOFER_SAVE_MAX and <= the memfd's size, both checked).  Whenever the
+ * gofer answered, also on failure, *st is the queue's state (all zero if
+ * it was not active) and the queue waits, resumable with
+ * gofer_client_resume().  Failures, each one err line naming the share:
+ * -ESTALE (a file the container has open was deleted), -EOPNOTSUPP (an
+ * extended attribute is being read or written), -E2BIG (too many open
+ * files), -EPROTO (a reply that lies: the gofer is killed), -EPIPE /
+ * -ETIMEDOUT (the gofer is gone).
+ */
+int gofer_client_save(struct gofer_client *c, unsigned idx, struct virtq_state *st, int memfd,
+		      uint64_t *len, struct kv_err *err);
+/* Restore: gives a new gofer (before the queue is resumed) the len bytes
+ * (1..GOFER_SAVE_MAX) at the start of memfd that gofer_client_save wrote.
+ * -EINVAL (malformed), -ENOENT (a file the container had open is gone),
+ * -ESTALE (it is another kind of file now), -EBUSY; the gofer's log line
+ * names the fid and path. */
+int gofer_client_load(struct gofer_client *c, unsigned idx, int memfd, uint64_t len,
+		      struct kv_err *err);
+/* Hands the queue back to the gofer with the state from
+ * gofer_client_save (the same gofer, or a new one after
+ * gofer_client_load).  A zero state (the queue was not active) does
+ * nothing.  The state is validated again by the gofer (virtq_import). */
+int gofer_client_resume(struct gofer_client *c, unsigned idx, const struct virtq_state *st,
+			struct kv_err *err);
 
 /* Plain request/response, for tests and start-up: sends m (with fds),
  * waits for its REPLY; returns the reply status or -errno. */

@@ -30,6 +30,8 @@ static const struct {
     [GOFER_MSG_SHUTDOWN] = {"SHUTDOWN", 0, false},
     [GOFER_MSG_REPLY] = {"REPLY", 0, false},
     [GOFER_MSG_QUEUE_ERROR] = {"QUEUE_ERROR", 0, true},
+    [GOFER_MSG_SAVE] = {"SAVE", 1, true},
+    [GOFER_MSG_LOAD] = {"LOAD", 1, true},
 };
 /* clang-format on */
 
@@ -103,6 +105,14 @@ int gofer_msg_parse(const void *buf, size_t len, unsigned nfds, uint32_t accept,
 		break;
 	case GOFER_MSG_QUEUE_ERROR:
 		if (m.status == 0)
+			return -EPROTO;
+		break;
+	case GOFER_MSG_SAVE:
+		if (m.status != 0 || m.mem_size != 0) /* the gofer says how much */
+			return -EPROTO;
+		break;
+	case GOFER_MSG_LOAD:
+		if (m.status != 0 || m.mem_size == 0 || m.mem_size > GOFER_SAVE_MAX)
 			return -EPROTO;
 		break;
 	case GOFER_MSG_REPLY:

@@ -118,6 +118,31 @@ struct p9_fid *p9_fid_take(struct p9_fids *t, uint32_t id)
 	return f;
 }
 
+void p9_fids_rename(struct p9_fids *t, unsigned attach, const char *from, const char *to)
+{
+	size_t flen = strlen(from), tlen = strlen(to);
+
+	if (!flen)
+		return; /* the attach root is never renamed */
+	for (uint32_t i = 0; i < t->cap; i++) {
+		struct p9_fid *f = t->slot[i];
+		if (!f || f->kind != P9_FID_FILE || f->attach != attach)
+			continue;
+		if (strncmp(f->path, from, flen) || (f->path[flen] && f->path[flen] != '/'))
+			continue;
+		size_t rest = strlen(f->path + flen);
+		if (tlen + rest + 1 > PATH_MAX)
+			continue;
+		char *p = malloc(tlen + rest + 1);
+		if (!p)
+			continue;
+		memcpy(p, to, tlen);
+		memcpy(p + tlen, f->path + flen, rest + 1);
+		free(f->path);
+		f->path = p;
+	}
+}
+
 struct p9_fid *p9_fid_new(uint32_t id)
 {
 	struct p9_fid *f = calloc(1, sizeof(*f));

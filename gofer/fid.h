@@ -7,7 +7,9 @@
  * ("a/b/c", "" at the root): ".." is resolved by dropping the last component
  * and walking again from the root, never by asking the host for "..", so
  * ".." at the root stays at the root and a directory moved outside the share
- * cannot lead there.
+ * cannot lead there.  Paths are kept current through renames made over 9P
+ * (p9_fids_rename), since a saved session (session.h) is re-created from
+ * them.
  *
  * The table is an open-addressing hash (linear probing, backward-shift
  * deletion) whose size is bounded by `max`; one table per server.
@@ -70,6 +72,14 @@ struct p9_fid *p9_fid_take(struct p9_fids *t, uint32_t id);
 /* A fid with no fds and path "" (NULL on ENOMEM). */
 struct p9_fid *p9_fid_new(uint32_t id);
 void p9_fid_free(struct p9_fid *f);
+
+/* After the file at component path `from` on attach point `attach` was
+ * renamed to `to`: every file fid naming it or anything below it follows
+ * ("from/x" becomes "to/x").  Best effort: a fid whose new path would
+ * reach PATH_MAX, or on ENOMEM, keeps its old path, which the path users
+ * detect as stale (p9s_parent, session saving).  from and to must not be
+ * a fid's own path string. */
+void p9_fids_rename(struct p9_fids *t, unsigned attach, const char *from, const char *to);
 
 /* Component paths.  push appends "/name" (fails -ENAMETOOLONG past
  * PATH_MAX), pop drops the last component ("" stays ""). */

@@ -8,6 +8,8 @@
  * touch an entry directly inside a directory the guest walked to.  Both
  * fids of a two-fid request must belong to the same attach point.  Device
  * nodes cannot be created; symlink targets are stored, never followed.
+ * Trename and Trenameat carry every fid at or below the renamed name to
+ * its new path (p9_fids_rename): saved sessions are re-created by path.
  */
 #include "gofer/server_int.h"
 
@@ -114,14 +116,16 @@ int p9s_h_rename(struct p9_server *s, struct p9_req *r)
 	if (ret || (ret = p9s_check_name(m->name)))
 		return ret;
 	cleanup_free char *path = strdup(d->path);
-	if (!path)
+	cleanup_free char *old = strdup(f->path);
+	if (!path || !old)
 		return -ENOMEM;
 	if ((ret = p9_path_push(&path, m->name)) || (ret = p9s_parent(s, f, &pfd)))
 		return ret;
 	if (renameat(pfd, p9_path_base(f->path), d->fd, m->name) < 0)
 		return -errno;
-	/* the fid follows its file; other fids naming it keep a stale path,
-	 * which p9s_parent() detects (ESTALE) and ".." tolerates */
+	/* the fid, other fids naming the file and fids below it (a
+	 * directory) follow it */
+	p9_fids_rename(&s->fids, f->attach, old, path);
 	free(f->path);
 	f->path = take_ptr(path);
 	return 0;
@@ -137,7 +141,18 @@ int p9s_h_renameat(struct p9_server *s, struct p9_req *r)
 		return ret;
 	if (!S_ISDIR(o->ftype))
 		return -ENOTDIR;
-	return renameat(o->fd, m->oldname, n->fd, m->newname) < 0 ? -errno : 0;
+	cleanup_free char *from = strdup(o->path);
+	cleanup_free char *to = strdup(n->path);
+	if (!from || !to)
+		return -ENOMEM;
+	/* paths too long to record: the rename still happens, fids below
+	 * keep stale paths (p9_fids_rename) */
+	bool track = !p9_path_push(&from, m->oldname) && !p9_path_push(&to, m->newname);
+	if (renameat(o->fd, m->oldname, n->fd, m->newname) < 0)
+		return -errno;
+	if (track)
+		p9_fids_rename(&s->fids, o->attach, from, to);
+	return 0;
 }
 
 int p9s_h_unlinkat(struct p9_server *s, struct p9_req *r)

@@ -59,7 +59,7 @@ static uint32_t io_unit(const struct p9_server *s)
 	return m > linux_iohdr + page ? (m - linux_iohdr) / page * page : 0;
 }
 
-static bool writes(int hflags)
+bool p9s_oflags_write(int hflags)
 {
 	return (hflags & O_ACCMODE) != O_RDONLY || (hflags & (O_TRUNC | O_APPEND));
 }
@@ -77,7 +77,7 @@ int p9s_h_lopen(struct p9_server *s, struct p9_req *r)
 		return fl;
 	if (f->ofd >= 0)
 		return -EBUSY;
-	if (writes(fl) && p9s_readonly(s, f))
+	if (p9s_oflags_write(fl) && p9s_readonly(s, f))
 		return -EROFS;
 	int fd = p9s_reopen(s, f, fl);
 	if (fd < 0)

@@ -4,14 +4,16 @@
  *
  * State: one struct gofer_queue per share = one virtio-9p device = one 9P
  * session (its own p9_server and fid table).  One thread, one epoll set:
- *   TOK_CTL     control socket: MEM, ACTIVATE, RESET, SHUTDOWN (ctl.h)
+ *   TOK_CTL     control socket: MEM, ACTIVATE, RESET, SAVE, LOAD,
+ *               SHUTDOWN (ctl.h)
  *   TOK_SIGNAL  signalfd: SIGTERM/SIGINT/SIGHUP end the process
  *   TOK_QUEUE+i share i's ioeventfd: the guest kicked its queue
  * A kick drains the eventfd and runs virtio_p9_serve() with a budget, so
  * one busy share cannot starve the others or the control socket; a queue
  * left with work is marked pending and the loop polls without sleeping.
- * Requests are served one at a time, so when a RESET is read no request is
- * in flight: the queue is dropped and the ack sent at once.
+ * Requests are served one at a time, so when a RESET or SAVE is read no
+ * request is in flight: the queue is dropped (RESET) or set aside with its
+ * fids (SAVE, for a checkpoint; gofer/session.h) and the ack sent at once.
  *
  * A guest that breaks its queue (virtq_pop error, no room for a response)
  * stops that queue only: the gofer tells the VMM (QUEUE_ERROR, which sets
@@ -29,6 +31,8 @@
 #include <unistd.h>
 
 #include "gofer/gofer.h"
+#include "gofer/server.h"
+#include "gofer/session.h"
 #include "util/cleanup.h"
 #include "virtio/p9.h"
 
@@ -41,6 +45,7 @@ enum {
 };
 
 struct gofer_queue {
+	const char *tag; /* the share's mount tag, for log lines */
 	struct p9_server *server;
 	struct virtq vq;
 	bool active;
@@ -75,16 +80,9 @@ static void queue_stop(struct gofer *g, unsigned i)
 	q->active = q->pending = false;
 }
 
-static void send_status(struct gofer *g, uint16_t type, uint32_t seq, uint32_t dev, int status,
-			const struct virtq_state *vq)
+static void send_msg(struct gofer *g, const struct gofer_msg *m)
 {
-	struct gofer_msg m;
-
-	gofer_msg_init(&m, type, seq, type == GOFER_MSG_REPLY ? 0 : dev);
-	m.status = status;
-	if (vq)
-		m.vq = *vq;
-	int r = gofer_msg_send(g->ctl, &m, NULL, 0);
+	int r = gofer_msg_send(g->ctl, m, NULL, 0);
 	if (r < 0 && !g->done) {
 		/* The VMM is gone or broken: nothing left to serve.  EPIPE is
 		 * the VMM exiting, not a failure. */
@@ -110,8 +108,11 @@ static void serve(struct gofer *g, unsigned i)
 	if (r < 0) {
 		/* The guest broke the ring: stop, and have the VMM set
 		 * NEEDS_RESET.  The guest's reset brings a new ACTIVATE. */
+		struct gofer_msg m;
 		queue_stop(g, i);
-		send_status(g, GOFER_MSG_QUEUE_ERROR, 0, i, r, NULL);
+		gofer_msg_init(&m, GOFER_MSG_QUEUE_ERROR, 0, i);
+		m.status = r;
+		send_msg(g, &m);
 	}
 }
 
@@ -134,14 +135,96 @@ static int do_activate(struct gofer *g, const struct gofer_msg *m, int fds[2])
 	return 0;
 }
 
+static int write_all(int fd, const void *buf, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t n = pwrite(fd, (const char *)buf + off, len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t n = pread(fd, (char *)buf + off, len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA; /* shorter than the VMM said */
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* SAVE: the queue is set aside as it is (state to the VMM, fids kept),
+ * so an ACTIVATE with that state resumes it whatever happens next. */
+static int do_save(struct gofer *g, const struct gofer_msg *m, int memfd, struct gofer_msg *rep)
+{
+	struct gofer_queue *q = &g->q[m->dev];
+	struct kv_err err = {0};
+	cleanup_free void *buf = NULL;
+	size_t len = 0;
+
+	if (q->active) {
+		virtq_export(&q->vq, &rep->vq);
+		queue_stop(g, m->dev);
+	}
+	int r = p9_server_save(q->server, GOFER_SAVE_MAX, &buf, &len, &err);
+	if (r == -E2BIG)
+		rep->mem_size = len;
+	if (r == 0 && (r = write_all(memfd, buf, len)) < 0)
+		kv_err_sys(&err, -r, "writing %zu bytes to the VMM's memfd", len);
+	if (r < 0) {
+		fprintf(stderr, "kvbox gofer: share '%s': cannot save the session: %s\n", q->tag,
+			err.msg);
+		return r;
+	}
+	rep->mem_size = len;
+	return 0;
+}
+
+/* LOAD: a session saved by another gofer, before the queue is handed
+ * over.  The bytes are checked by p9_server_load (session.c). */
+static int do_load(struct gofer *g, const struct gofer_msg *m, int memfd)
+{
+	struct gofer_queue *q = &g->q[m->dev];
+	struct kv_err err = {0};
+	size_t len = (size_t)m->mem_size; /* 1..GOFER_SAVE_MAX: parsed */
+
+	if (q->active)
+		return -EBUSY;
+	cleanup_free void *buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	int r = read_all(memfd, buf, len);
+	if (r == -ENODATA) /* a wrong length is a bad session */
+		r = kv_err_set(&err, EINVAL, "the VMM's memfd holds fewer than %zu bytes", len);
+	else if (r < 0)
+		kv_err_sys(&err, -r, "reading %zu bytes from the VMM's memfd", len);
+	else
+		r = p9_server_load(q->server, buf, len, &err);
+	if (r < 0)
+		fprintf(stderr, "kvbox gofer: share '%s': cannot restore the session: %s\n", q->tag,
+			err.msg);
+	return r;
+}
+
 /* One control message.  REPLY always goes out before any queue work, so
  * the VMM (waiting under the device lock) is released first. */
 static void ctl_message(struct gofer *g, const struct gofer_msg *m, int fds[2])
 {
 	struct kv_err err = {0};
-	struct virtq_state st;
+	struct gofer_msg rep;
 	int r = 0;
 
+	gofer_msg_init(&rep, GOFER_MSG_REPLY, m->seq, 0);
 	switch (m->type) {
 	case GOFER_MSG_MEM:
 		if (g->have_mem) {
@@ -162,18 +245,23 @@ static void ctl_message(struct gofer *g, const struct gofer_msg *m, int fds[2])
 		r = do_activate(g, m, fds);
 		break;
 	case GOFER_MSG_RESET:
-		memset(&st, 0, sizeof(st));
 		if (g->q[m->dev].active)
-			virtq_export(&g->q[m->dev].vq, &st);
+			virtq_export(&g->q[m->dev].vq, &rep.vq);
 		queue_stop(g, m->dev);
 		virtq_reset(&g->q[m->dev].vq);
-		send_status(g, GOFER_MSG_REPLY, m->seq, 0, 0, &st);
-		return;
+		break;
+	case GOFER_MSG_SAVE:
+		r = do_save(g, m, fds[0], &rep);
+		break;
+	case GOFER_MSG_LOAD:
+		r = do_load(g, m, fds[0]);
+		break;
 	case GOFER_MSG_SHUTDOWN:
 		g->done = true;
 		break;
 	}
-	send_status(g, GOFER_MSG_REPLY, m->seq, 0, r, NULL);
+	rep.status = r;
+	send_msg(g, &rep);
 }
 
 static void ctl_ready(struct gofer *g)
@@ -275,6 +363,7 @@ static int setup(struct gofer *g, const struct gofer_opts *o, struct kv_err *err
 					       .nattach = 1,
 					       .proc_fd = o->proc_fd,
 					       .no_openat2 = o->no_openat2};
+		g->q[i].tag = sh->tag;
 		int r = p9_server_new(&cfg, &g->q[i].server, err);
 		if (r)
 			return kv_err_wrap(err, r, "share '%s'", sh->tag);

@@ -14,7 +14,8 @@
  * with no intermediate copy.  Everything a guest can send is handled with a
  * response (Rlerror for anything malformed); nothing a guest sends can make
  * the server exit.  A server is not thread-safe: one thread per server, or
- * serialise calls.
+ * serialise calls.  A session can be saved as bytes and re-created in
+ * another server (checkpoint/restore): gofer/session.h.
  */
 #ifndef KVBOX_GOFER_SERVER_H
 #define KVBOX_GOFER_SERVER_H

@@ -2,7 +2,8 @@
 /*
  * Internals shared by the gofer's request handlers (server.c: session,
  * walk, confinement helpers; fsops.c: open/read/write/readdir; fsattr.c:
- * attributes and locks; fsdir.c: namespace changes; xattr.c).  Not an
+ * attributes and locks; fsdir.c: namespace changes; xattr.c; session.c:
+ * saving and re-creating the whole session).  Not an
  * interface for other folders: they use gofer/server.h.
  *
  * A handler gets a decoded, validated request and either fills r->out (the
@@ -70,6 +71,9 @@ int p9s_reopen(struct p9_server *s, const struct p9_fid *f, int flags);
 int p9s_proc_name(const struct p9_server *s, int fd, char buf[16]);
 void p9s_set_owner(int fd, uint32_t uid, uint32_t gid);
 int p9s_stat_qid(struct p9_server *s, int fd, struct stat *st, struct p9_qid *q);
+
+/* fsops.c: do host open flags write (access mode, O_TRUNC, O_APPEND)? */
+bool p9s_oflags_write(int hflags);
 
 /* handlers */
 int p9s_h_lopen(struct p9_server *s, struct p9_req *r);

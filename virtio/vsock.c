@@ -79,11 +79,14 @@ static void vsock_queue_notify(struct virtio_dev *dev, unsigned q)
 	}
 }
 
+/* DRIVER_OK, or a restored transport.  The queues are served from poll()
+ * (tx, rx: host connects made before boot, the event), not here: a restore
+ * may rebuild the connection table after the transport, and packets the
+ * guest queued before the checkpoint must meet their connections, not be
+ * answered with RSTs by an empty table. */
 static int vsock_activate(struct virtio_dev *dev)
 {
-	struct virtio_vsock *vs = to_vsock(dev);
-	vsock_tx_process(vs); /* also fills rx: host connects made before boot */
-	vsock_event_fill(vs);
+	vsock_wake(to_vsock(dev));
 	return 0;
 }
 
@@ -307,6 +310,8 @@ int virtio_vsock_listen(struct virtio_vsock *vs, uint32_t port, vsock_accept_fn 
 {
 	struct vsock_listener *slot = NULL;
 	bool dup = false;
+	if (port == VMADDR_PORT_ANY) /* "any port" to Linux, never a real one */
+		return kv_err_set(err, EINVAL, "vsock: cannot listen on VMADDR_PORT_ANY");
 	pthread_mutex_lock(&vs->vdev.lock);
 	for (unsigned i = 0; i < VSOCK_MAX_LISTENERS; i++) {
 		struct vsock_listener *l = &vs->listeners[i];

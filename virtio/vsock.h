@@ -23,8 +23,13 @@
  * in vsock_tx.c.
  *
  * Threading: every entry point takes vdev.lock.  The accept and connect
- * callbacks run only inside virtio_vsock_poll(), without the lock, so they
- * may call any function here and touch the VMM's main-thread state.
+ * callbacks run only inside virtio_vsock_poll() (and, for restored
+ * connections, virtio_vsock_restore()), without the lock, so they may call
+ * any function here and touch the VMM's main-thread state.
+ *
+ * Checkpoint/restore: virtio_vsock_save() and virtio_vsock_restore()
+ * (vsock_state.c) carry the connection table, with the bytes in flight
+ * both ways, into a new VMM; the guest's side comes back with its RAM.
  */
 #ifndef KVBOX_VIRTIO_VSOCK_H
 #define KVBOX_VIRTIO_VSOCK_H
@@ -47,6 +52,10 @@
 #define VSOCK_ORPHAN_MAX     64u    /* RSTs owed to packets without a connection */
 #define VSOCK_EPHEMERAL_BASE 49152u /* host ports of host-initiated connections */
 #define VSOCK_BUDGET	     256u   /* packets per queue per call before yielding */
+/* Host -> guest bytes a checkpoint takes per connection from the device
+ * end's socket (written by the host, not yet sent to the guest).  A socket
+ * at the default wmem_max holds some 200-600 KiB. */
+#define VSOCK_SAVE_BACKLOG_MAX (4u << 20)
 
 enum { VSOCK_Q_RX, VSOCK_Q_TX, VSOCK_Q_EVENT, VSOCK_NQUEUES };
 
@@ -189,7 +198,8 @@ int virtio_vsock_fd(const struct virtio_vsock *vs);
  * host sockets and the queues, then runs owed callbacks (unlocked). */
 void virtio_vsock_poll(struct virtio_vsock *vs);
 
-/* Guest connections to host port `port` go to fn.  -EEXIST, -ENOSPC. */
+/* Guest connections to host port `port` go to fn.  -EEXIST, -ENOSPC,
+ * -EINVAL (VMADDR_PORT_ANY). */
 int virtio_vsock_listen(struct virtio_vsock *vs, uint32_t port, vsock_accept_fn fn, void *ctx,
 			struct kv_err *err);
 /* Stops accepting on port (connections already made stay).  -ENOENT. */
@@ -206,6 +216,65 @@ int virtio_vsock_connect(struct virtio_vsock *vs, uint32_t guest_port, vsock_con
  * -ECONNRESET) and sends VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (now, or when
  * the guest next posts an event buffer).  For restore from a snapshot. */
 void virtio_vsock_transport_reset(struct virtio_vsock *vs);
+
+/* ---- checkpoint / restore (vsock_state.c) ---- */
+
+/*
+ * Checkpoint, with the VM paused, on the event-loop thread, holding no
+ * lock.  Serialises the connection table into a malloc'd blob (*out, *len;
+ * the caller frees it) without changing what the device does next: the
+ * device keeps working exactly as before (checkpoint --leave-running).
+ * Saved: CONNECTED (incl. half-shut), CLOSING and ABORTING connections
+ * (the restored device sends the owed RST) with their ports, shutdown
+ * bits, credit counters, the guest -> host bytes buffered in the device
+ * and the host -> guest bytes still in the device end's socket (read with
+ * MSG_PEEK: the socket keeps them), plus owed RSTs without a connection,
+ * next_ephemeral and a pending TRANSPORT_RESET event.  Not saved: DEAD
+ * slots (the guest already reset the connection; bytes they still flush
+ * reach the old host end only if this device keeps running), bytes already
+ * written into a host end (they belong to its owner: drain them), listeners
+ * and stats.
+ *
+ * ORDERING: a popped but unused rx buffer is given back to the rx ring
+ * (its last_avail goes back by one; the device pops it again when it needs
+ * one), so save the transport's queue state AFTER this call, with no queue
+ * served in between.
+ *
+ * -EBUSY: a host-initiated connection the guest has not answered yet (try
+ * again); -ENOSPC: a connection has more than VSOCK_SAVE_BACKLOG_MAX host
+ * -> guest bytes waiting; -ENOMEM, or a socket error.  One line in err.
+ * Blob size: 24 + 8 * orphans + per connection 48 + buffered bytes (<=
+ * VSOCK_BUF_ALLOC) + host backlog (<= VSOCK_SAVE_BACKLOG_MAX).
+ */
+int virtio_vsock_save(struct virtio_vsock *vs, uint8_t **out, size_t *len, struct kv_err *err);
+
+/*
+ * Restore, in a new VMM, before the guest runs: vs is freshly initialised
+ * (no connection yet; listeners may exist) from the same image.  Its
+ * transport (queue state, status) may be restored before or after this
+ * call, as long as no queue is served in between (no kick, no poll()):
+ * activating the device only schedules poll().
+ *
+ * Parses the blob strictly (it comes from an image file): anything
+ * malformed, inconsistent or over a limit (more connections than
+ * max_conns, a duplicate (guest port, host port), counters that disagree
+ * with the bytes, trailing bytes) is -EINVAL with one line in err, and
+ * nothing is left behind.  Then rebuilds every connection on a new
+ * socketpair: host -> guest bytes saved from the old socket are written
+ * into the new host end first (the guest gets them before anything the
+ * new owner writes), the old host end's shutdowns are replayed on it, and
+ * the buffered guest -> host bytes go back into the device, to reach the
+ * new host end first.  -EBUSY: vs already has connections; -ENOSPC /
+ * -ENOMEM / -EMFILE... while building: everything built is undone.
+ *
+ * Only once every connection is built, and before this call returns,
+ * fn(ctx, host_fd, host_port, guest_port) is called for each one that has
+ * a host side (not for ABORTING ones), in blob order, without the lock.
+ * host_fd is then the callee's: it may close it (the guest sees the
+ * connection end as after close(fd) today).  fn NULL: the fds are closed.
+ */
+int virtio_vsock_restore(struct virtio_vsock *vs, const uint8_t *blob, size_t len,
+			 vsock_accept_fn fn, void *ctx, struct kv_err *err);
 
 /* Live connections (tests, reports); slots still flushing bytes to a host
  * socket or holding a callback for poll() are not counted. */

@@ -126,7 +126,7 @@ static void buf_free(struct vsock_buf *b)
 	*b = (struct vsock_buf){0};
 }
 
-static void conn_close_fd(struct virtio_vsock *vs, struct vsock_conn *c)
+void vsock_conn_close_fd(struct virtio_vsock *vs, struct vsock_conn *c)
 {
 	if (c->fd < 0)
 		return;
@@ -173,7 +173,7 @@ void vsock_conn_close(struct virtio_vsock *vs, struct vsock_conn *c)
 		conn_drop_buf(c);
 	c->state = VSOCK_DEAD;
 	if (c->buf.len == 0)
-		conn_close_fd(vs, c);
+		vsock_conn_close_fd(vs, c);
 	else
 		vsock_conn_update_events(vs, c); /* EPOLLOUT until flushed */
 	vsock_conn_reap(vs, c);
@@ -191,7 +191,7 @@ void vsock_conn_abort(struct virtio_vsock *vs, struct vsock_conn *c, uint8_t not
 		c->notify &= (uint8_t)~VSOCK_N_ACCEPT;
 	}
 	conn_drop_buf(c);
-	conn_close_fd(vs, c);
+	vsock_conn_close_fd(vs, c);
 	if (c->notify)
 		vsock_wake(vs);
 	if (c->pending & VSOCK_P_REQUEST) { /* the guest never heard of it */
@@ -212,7 +212,7 @@ void vsock_conn_drop_all(struct virtio_vsock *vs)
 			c->notify |= VSOCK_N_RESET;
 		c->host_gone = true; /* no flushing after a reset */
 		vsock_conn_close(vs, c);
-		conn_close_fd(vs, c);
+		vsock_conn_close_fd(vs, c);
 		vsock_conn_reap(vs, c);
 	}
 	for (unsigned i = 0; i < VSOCK_HASH_SIZE; i++)
@@ -285,7 +285,7 @@ static void conn_after_flush(struct virtio_vsock *vs, struct vsock_conn *c)
 {
 	if (c->state == VSOCK_DEAD) {
 		if (c->buf.len == 0 || c->host_gone) {
-			conn_close_fd(vs, c);
+			vsock_conn_close_fd(vs, c);
 			vsock_conn_reap(vs, c);
 		}
 		return;
@@ -443,6 +443,7 @@ void vsock_conn_to_host(struct virtio_vsock *vs, struct vsock_conn *c, struct vq
 		if (buf_reserve(&c->buf, rest) < 0) {
 			virtio_dev_log(&vs->vdev, "port %u->%u: out of memory, connection reset",
 				       c->guest_port, c->host_port);
+			c->fwd_cnt += rest; /* dropped: rx_cnt - fwd_cnt stays buf.len */
 			vsock_conn_abort(vs, c, VSOCK_N_RESET);
 			return;
 		}

@@ -18,7 +18,8 @@
  * this and we have forwarded bytes it has not heard about. */
 #define VSOCK_CREDIT_LOW (VSOCK_BUF_ALLOC / 2)
 
-/* c->pending: control packets owed to the guest */
+/* c->pending: control packets owed to the guest (also the saved format's
+ * pending byte: vsock_state.c) */
 #define VSOCK_P_REQUEST	 0x01u
 #define VSOCK_P_RESPONSE 0x02u
 #define VSOCK_P_CREDIT	 0x04u
@@ -54,6 +55,8 @@ void vsock_conn_close(struct virtio_vsock *vs, struct vsock_conn *c);
 /* Owe the guest an RST and drop the host side now.  notify: VSOCK_N_* to
  * report to a host connect() still waiting, or 0. */
 void vsock_conn_abort(struct virtio_vsock *vs, struct vsock_conn *c, uint8_t notify);
+/* Takes c's device end out of the epoll set and closes it. */
+void vsock_conn_close_fd(struct virtio_vsock *vs, struct vsock_conn *c);
 /* Frees a DEAD slot with nothing left to do. */
 void vsock_conn_reap(struct virtio_vsock *vs, struct vsock_conn *c);
 /* Device reset / transport reset / destroy: every slot freed. */
@@ -94,6 +97,8 @@ void vsock_event_fill(struct virtio_vsock *vs);
 void vsock_orphan_rst(struct virtio_vsock *vs, uint32_t guest_port, uint32_t host_port);
 /* Forgets owed RSTs, and the held rx buffer when the queues were reset. */
 void vsock_rx_reset(struct virtio_vsock *vs, bool queues_reset);
+/* Gives a popped but unused rx buffer back to the ring (checkpoint). */
+void vsock_rx_unhold(struct virtio_vsock *vs);
 
 /* vsock_tx.c */
 /* Pops and handles tx packets (up to VSOCK_BUDGET), then fills rx. */

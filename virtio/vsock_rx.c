@@ -254,6 +254,18 @@ void vsock_event_fill(struct virtio_vsock *vs)
 		virtio_dev_fail(&vs->vdev, "event queue: %s", vq_strerror(r));
 }
 
+/* The ring still holds the buffer's head at last_avail - 1 (the guest
+ * cannot reuse that slot while the buffer is ours), so the next pop gets
+ * the same buffer again, validated anew.  With EVENT_IDX nothing changes
+ * for the guest: avail_event is only re-armed when a pop finds nothing. */
+void vsock_rx_unhold(struct virtio_vsock *vs)
+{
+	if (!vs->rx_held)
+		return;
+	vs->vqs[VSOCK_Q_RX].last_avail--;
+	vs->rx_held = false;
+}
+
 void vsock_rx_reset(struct virtio_vsock *vs, bool queues_reset)
 {
 	if (queues_reset)

@@ -20,6 +20,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include <linux/vm_sockets.h>
+
 #include "virtio/vsock_internal.h"
 
 static const char *const bad_names[VSOCK_BAD_END] = {
@@ -113,6 +115,10 @@ static const struct vsock_listener *listener_find(const struct virtio_vsock *vs,
 /* Guest connect() to a host port. */
 static void tx_request(struct virtio_vsock *vs, const struct vsock_pkt *p)
 {
+	if (p->guest_port == VMADDR_PORT_ANY) { /* Linux never binds it */
+		tx_reset(vs, p, NULL, "source port is VMADDR_PORT_ANY");
+		return;
+	}
 	const struct vsock_listener *l = listener_find(vs, p->host_port);
 	if (!l) {
 		vsock_orphan_rst(vs, p->guest_port, p->host_port); /* ECONNREFUSED */

@@ -33,8 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(accept & GOFER_MSG_BIT(m.type)) || nfds != gofer_msg_nfds(m.type))
 		abort();
 	if ((m.type == GOFER_MSG_ACTIVATE || m.type == GOFER_MSG_RESET ||
-	     m.type == GOFER_MSG_QUEUE_ERROR) &&
+	     m.type == GOFER_MSG_QUEUE_ERROR || m.type == GOFER_MSG_SAVE ||
+	     m.type == GOFER_MSG_LOAD) &&
 	    m.dev >= ndev)
+		abort();
+	if (m.type == GOFER_MSG_LOAD && (m.mem_size == 0 || m.mem_size > GOFER_SAVE_MAX))
+		abort(); /* the gofer mallocs this much */
+	if (m.type == GOFER_MSG_SAVE && m.mem_size != 0)
 		abort();
 	if (m.status > 0 || (m.type == GOFER_MSG_QUEUE_ERROR && m.status == 0))
 		abort();

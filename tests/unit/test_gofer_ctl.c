@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The VMM <-> gofer control protocol: the parser against every field rule,
- * truncated, oversized and random messages, and the socket layer with fds
+ * The VMM <-> gofer control protocol: the parser against every field rule
+ * (SAVE/LOAD sizes included), truncated, oversized and random messages,
+ * and the socket layer with fds
  * that come along (too many, too few, with a bad message: none may leak).
  */
 #include <setjmp.h>
@@ -53,6 +54,15 @@ static void test_valid(void **state)
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), 0);
 	gofer_msg_init(&m, GOFER_MSG_SHUTDOWN, 4, 0);
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), 0);
+	gofer_msg_init(&m, GOFER_MSG_SAVE, 5, 1);
+	assert_int_equal(parse(&m, 1, GOFER_ACCEPT_GOFER), 0);
+	gofer_msg_init(&m, GOFER_MSG_LOAD, 6, 1);
+	m.mem_size = 100;
+	assert_int_equal(parse(&m, 1, GOFER_ACCEPT_GOFER), 0);
+	gofer_msg_init(&m, GOFER_MSG_REPLY, 5, 0); /* to SAVE: length and queue */
+	m.mem_size = 100;
+	m.vq.size = 128;
+	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_VMM), 0);
 	gofer_msg_init(&m, GOFER_MSG_REPLY, 4, 0);
 	m.status = -ENOENT;
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_VMM), 0);
@@ -80,7 +90,10 @@ static void test_header(void **state)
 	m.magic ^= 1;
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
 	gofer_msg_init(&m, GOFER_MSG_SHUTDOWN, 1, 0);
-	m.version = 2;
+	assert_int_equal(m.version, 2);
+	m.version = 1; /* before SAVE/LOAD */
+	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
+	m.version = 3;
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
 	for (unsigned t = 0; t < 0x10000; t += (t < 40 ? 1 : 997)) {
 		gofer_msg_init(&m, GOFER_MSG_SHUTDOWN, 1, 0);
@@ -116,6 +129,66 @@ static void test_direction_and_fds(void **state)
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_VMM), -EPROTO);
 	gofer_msg_init(&m, GOFER_MSG_SHUTDOWN, 1, 1); /* no dev on this type */
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
+	/* SAVE and LOAD: one fd (the memfd), a share, the gofer's side only */
+	static const unsigned types[] = {GOFER_MSG_SAVE, GOFER_MSG_LOAD};
+	for (unsigned i = 0; i < 2; i++) {
+		gofer_msg_init(&m, types[i], 1, 0);
+		m.mem_size = types[i] == GOFER_MSG_LOAD ? 64 : 0;
+		assert_int_equal(parse(&m, 1, GOFER_ACCEPT_GOFER), 0);
+		assert_int_equal(gofer_msg_nfds(types[i]), 1);
+		assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
+		assert_int_equal(parse(&m, 2, GOFER_ACCEPT_GOFER), -EPROTO);
+		assert_int_equal(parse(&m, 1, GOFER_ACCEPT_VMM), -EPROTO);
+		m.dev = NDEV;
+		assert_int_equal(parse(&m, 1, GOFER_ACCEPT_GOFER), -EPROTO);
+	}
+}
+
+static void test_save_load(void **state)
+{
+	struct gofer_msg m;
+	(void)state;
+
+	/* LOAD: 1..GOFER_SAVE_MAX bytes; one case per line */
+	/* clang-format off */
+	static const struct {
+		uint64_t size;
+		int want;
+	} load[] = {
+	    {0, -EPROTO},
+	    {1, 0},
+	    {GOFER_SAVE_MAX, 0},
+	    {GOFER_SAVE_MAX + 1ULL, -EPROTO},
+	    {1ULL << 32, -EPROTO},
+	    {UINT64_MAX, -EPROTO},
+	};
+	/* clang-format on */
+	for (size_t i = 0; i < sizeof(load) / sizeof(load[0]); i++) {
+		gofer_msg_init(&m, GOFER_MSG_LOAD, 1, 1);
+		m.mem_size = load[i].size;
+		assert_int_equal(parse(&m, 1, GOFER_ACCEPT_GOFER), load[i].want);
+	}
+	assert_true(GOFER_SAVE_MAX < (1u << 20)); /* one snapshot section */
+	/* SAVE: the gofer says the size, the VMM does not */
+	gofer_msg_init(&m, GOFER_MSG_SAVE, 1, 1);
+	m.mem_size = 4096;
+	assert_int_equal(parse(&m, 1, GOFER_ACCEPT_GOFER), -EPROTO);
+	/* requests carry no status */
+	gofer_msg_init(&m, GOFER_MSG_SAVE, 1, 1);
+	m.status = -ESTALE;
+	assert_int_equal(parse(&m, 1, GOFER_ACCEPT_GOFER), -EPROTO);
+	gofer_msg_init(&m, GOFER_MSG_LOAD, 1, 1);
+	m.mem_size = 10;
+	m.status = -1;
+	assert_int_equal(parse(&m, 1, GOFER_ACCEPT_GOFER), -EPROTO);
+	/* the errors a SAVE or LOAD answers with are statuses a REPLY carries */
+	static const int st[] = {-ESTALE, -EOPNOTSUPP, -E2BIG, -EINVAL, -ENOENT, -EBUSY};
+	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		gofer_msg_init(&m, GOFER_MSG_REPLY, 1, 0);
+		m.status = st[i];
+		m.mem_size = 5u << 20; /* E2BIG: the size needed; the client checks */
+		assert_int_equal(parse(&m, 0, GOFER_ACCEPT_VMM), 0);
+	}
 }
 
 static void test_status(void **state)
@@ -183,7 +256,8 @@ static void test_random(void **state)
 			buf[k] = (unsigned char)rand();
 		if (i & 1) { /* a plausible header, random body */
 			struct gofer_msg h;
-			gofer_msg_init(&h, (enum gofer_msg_type)(1 + rand() % 6), 0, 0);
+			gofer_msg_init(&h, (enum gofer_msg_type)(1 + rand() % (GOFER_MSG_END - 1)),
+				       0, 0);
 			memcpy(buf, &h, 8);
 		}
 		size_t len = (size_t)rand() % (sizeof(buf) + 1);
@@ -292,6 +366,7 @@ int main(void)
 	    cmocka_unit_test(test_header),
 	    cmocka_unit_test(test_direction_and_fds),
 	    cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_save_load),
 	    cmocka_unit_test(test_regions),
 	    cmocka_unit_test(test_random),
 	    cmocka_unit_test(test_socket),

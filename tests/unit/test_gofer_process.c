@@ -5,9 +5,10 @@
  * eventfds standing in for KVM's ioeventfd/irqfd, driven by the fake guest
  * driver of p9drv.h: the 9P exchange, reset taking the queue back and
  * re-activation, a hostile ring reported as QUEUE_ERROR (NEEDS_RESET)
- * while the other share keeps working, the jail as seen from /proc, death
- * with its parent, a gofer that cannot start, one killed mid-run, and a
- * hostile gofer (this binary playing one).
+ * while the other share keeps working, checkpoint/restore (SAVE, resume,
+ * LOAD into a new gofer, and the refusals), the jail as seen from /proc,
+ * death with its parent, a gofer that cannot start, one killed mid-run,
+ * and a hostile gofer (this binary playing one).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 #include <linux/virtio_9p.h>
 #include <linux/virtio_ids.h>
 
+#include "gofer/session.h"
 #include "util/cleanup.h"
 
 #include "p9drv.h"
@@ -149,6 +151,190 @@ static void test_gofer_hostile_ring(void **state)
 	drv_probe(d, F_VERSION_1);
 	drv_session(d, "data", 0);
 	assert_int_equal(gofer_client_stop(&f->gofer, 5000), 0);
+}
+
+/* A checkpoint/restore call that must work: its error line if not. */
+#define MUST(call)                                                                                 \
+	do {                                                                                       \
+		if ((call) != 0)                                                                   \
+			fail_msg("%s: %s", #call, err.msg);                                        \
+	} while (0)
+
+static int new_memfd(void)
+{
+	int fd = memfd_create("kvbox-test-session", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* A new gofer over the same shares in place of the old one, as a restore
+ * starts with; the devices keep their guest-side state. */
+static void fx_gofer_again(struct fx *f)
+{
+	gofer_client_destroy(&f->gofer);
+	for (int i = 0; i < 2; i++) {
+		close(f->kick[i]);
+		close(f->irqfd[i]);
+	}
+	fx_gofer(f, NULL);
+	assert_int_equal(gofer_client_set_mem(&f->gofer, &f->mem, NULL), 0);
+}
+
+static void walk_create(struct drv *d, uint32_t fid, const char *name)
+{
+	struct p9_msg tx = {.type = P9_TWALK, .u.walk = {.fid = 0, .newfid = fid}}, rx;
+
+	assert_int_equal(drv_rpc(d, &tx, &rx), 0);
+	tx = (struct p9_msg){.type = P9_TLCREATE};
+	tx.u.lcreate.fid = fid;
+	strcpy(tx.u.lcreate.name, name);
+	tx.u.lcreate.flags = P9_DOTL_RDWR;
+	tx.u.lcreate.mode = 0600;
+	assert_int_equal(drv_rpc(d, &tx, &rx), 0);
+}
+
+static void test_gofer_save_load(void **state)
+{
+	struct fx *f = *state;
+	struct drv *d = &f->drv;
+	struct kv_err err = {0};
+	struct virtq_state st, st1;
+	uint64_t len, len1;
+	uint8_t *buf = malloc(FILE_LEN + MSIZE);
+	struct p9_msg tx, rx;
+
+	fx_gofer(f, NULL);
+	assert_int_equal(gofer_client_set_mem(&f->gofer, &f->mem, NULL), 0);
+	drv_probe(d, F_VERSION_1 | F_EVENT_IDX);
+	drv_session(d, "data", 0);
+	/* a checkpoint that leaves the container running: the queue is set
+	 * aside with its fids, then resumed where it was */
+	int mfd = new_memfd();
+	MUST(gofer_client_save(&f->gofer, 0, &st, mfd, &len, &err));
+	assert_int_equal(st.size, QSIZE);
+	assert_int_equal(st.last_avail, d->avail_idx);
+	assert_true(len > 20 && len < 200);
+	assert_false(f->gofer.devs[0].active);
+	MUST(gofer_client_resume(&f->gofer, 0, &st, &err));
+	assert_true(f->gofer.devs[0].active);
+	assert_int_equal(drv_read_all(d, buf, FILE_LEN + MSIZE), FILE_LEN);
+	assert_memory_equal(buf, f->pattern, FILE_LEN);
+	/* share 1 was never activated: a zero state, an empty session */
+	int mfd1 = new_memfd();
+	MUST(gofer_client_save(&f->gofer, 1, &st1, mfd1, &len1, &err));
+	assert_int_equal(st1.size, 0);
+	assert_int_equal(len1, P9_SESSION_HDR_SIZE);
+	MUST(gofer_client_resume(&f->gofer, 1, &st1, &err)); /* nothing to resume */
+	assert_false(f->gofer.devs[1].active);
+
+	/* a checkpoint for a restore: a new gofer takes over the session and
+	 * the queue, and the guest goes on with the fids it has */
+	walk_create(d, 2, "made");
+	assert_int_equal(drv_write(d, 2, 0, "abc", 3), 3);
+	close(mfd);
+	mfd = new_memfd();
+	MUST(gofer_client_save(&f->gofer, 0, &st, mfd, &len, &err));
+	fx_gofer_again(f);
+	MUST(gofer_client_load(&f->gofer, 0, mfd, len, &err));
+	MUST(gofer_client_load(&f->gofer, 1, mfd1, len1, &err));
+	MUST(gofer_client_resume(&f->gofer, 0, &st, &err));
+	assert_int_equal(drv_read_all(d, buf, FILE_LEN + MSIZE), FILE_LEN);
+	assert_memory_equal(buf, f->pattern, FILE_LEN);
+	tx = (struct p9_msg){.type = P9_TREAD, .u.read = {2, 0, 16}};
+	assert_int_equal(drv_rpc(d, &tx, &rx), 0);
+	assert_int_equal(rx.u.rdata.count, 3);
+	/* a LOAD while the queue is served is refused */
+	assert_int_equal(gofer_client_load(&f->gofer, 0, mfd, len, &err), -EBUSY);
+	assert_non_null(strstr(err.msg, "share 'kvboxtest' (9p device 0)"));
+	assert_int_equal(gofer_client_stop(&f->gofer, 5000), 0);
+	close(mfd);
+	close(mfd1);
+	free(buf);
+}
+
+static void test_gofer_save_refused(void **state)
+{
+	struct fx *f = *state;
+	struct drv *d = &f->drv;
+	struct kv_err err = {0};
+	struct virtq_state st;
+	uint64_t len;
+	struct p9_msg tx, rx;
+
+	fx_gofer(f, NULL);
+	assert_int_equal(gofer_client_set_mem(&f->gofer, &f->mem, NULL), 0);
+	drv_probe(d, F_VERSION_1);
+	drv_session(d, NULL, 0);
+	/* an open file deleted: refused, and the queue is resumable as is */
+	walk_create(d, 2, "tmp");
+	tx = (struct p9_msg){.type = P9_TUNLINKAT, .u.unlinkat = {.dirfid = 0}};
+	strcpy(tx.u.unlinkat.name, "tmp");
+	assert_int_equal(drv_rpc(d, &tx, &rx), 0);
+	int mfd = new_memfd();
+	assert_int_equal(gofer_client_save(&f->gofer, 0, &st, mfd, &len, &err), -ESTALE);
+	assert_non_null(strstr(err.msg, "share 'kvboxtest' (9p device 0)"));
+	assert_non_null(strstr(err.msg, "a file the container has open was deleted"));
+	assert_int_equal(len, 0);
+	assert_int_equal(st.size, QSIZE);
+	MUST(gofer_client_resume(&f->gofer, 0, &st, &err));
+	tx = (struct p9_msg){.type = P9_TCLUNK, .u.fid.fid = 2};
+	assert_int_equal(drv_rpc(d, &tx, &rx), 0);
+	MUST(gofer_client_save(&f->gofer, 0, &st, mfd, &len, &err));
+
+	/* restore: bytes that are not a session, too few bytes, bad sizes */
+	fx_gofer_again(f);
+	int junk = new_memfd();
+	assert_int_equal(write(junk, "KVBXFIDS garbage garbage", 24), 24);
+	assert_int_equal(gofer_client_load(&f->gofer, 0, junk, 24, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "the saved session is malformed"));
+	assert_int_equal(gofer_client_load(&f->gofer, 0, mfd, len + 100, &err), -EINVAL);
+	assert_int_equal(gofer_client_load(&f->gofer, 0, mfd, 0, &err), -EINVAL);
+	assert_int_equal(gofer_client_load(&f->gofer, 0, mfd, GOFER_SAVE_MAX + 1ULL, &err),
+			 -EINVAL);
+	assert_int_equal(gofer_client_load(&f->gofer, 7, mfd, len, &err), -EINVAL);
+	/* none of it stuck: the real one loads, the guest goes on */
+	MUST(gofer_client_load(&f->gofer, 0, mfd, len, &err));
+	MUST(gofer_client_resume(&f->gofer, 0, &st, &err));
+	tx = (struct p9_msg){.type = P9_TCLUNK, .u.fid.fid = 0};
+	assert_int_equal(drv_rpc(d, &tx, &rx), 0);
+	assert_false(f->gofer.dead);
+	assert_int_equal(gofer_client_stop(&f->gofer, 5000), 0);
+	close(mfd);
+	close(junk);
+}
+
+/* A gofer whose SAVE reply does not add up is killed, its numbers never
+ * returned (this binary playing the gofer, see fake_gofer()). */
+static void test_gofer_save_lies(void **state)
+{
+	struct fx *f = *state;
+	static const char *modes[] = {"save-long", "save-past-end", "save-vq"};
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	assert_true(n > 0);
+	self[n] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		struct gofer_share sh = {.path = f->dir};
+		struct gofer_client_config cfg = {
+		    .exe = self, .shares = &sh, .nshares = 1, .timeout_ms = 2000};
+		struct gofer_client c;
+		struct kv_err err = {0};
+		struct virtq_state st;
+		uint64_t len = 1;
+		strcpy(sh.tag, "t");
+		setenv("KVBOX_FAKE_GOFER", modes[i], 1);
+		assert_int_equal(gofer_client_start(&c, &cfg, NULL), 0);
+		assert_int_equal(gofer_client_set_mem(&c, &f->mem, &err), 0);
+		int mfd = new_memfd();
+		assert_int_equal(gofer_client_save(&c, 0, &st, mfd, &len, &err), -EPROTO);
+		assert_non_null(strstr(err.msg, "gofer killed"));
+		assert_int_equal(len, 0);
+		assert_true(c.dead);
+		close(mfd);
+		gofer_client_destroy(&c);
+	}
+	unsetenv("KVBOX_FAKE_GOFER");
 }
 
 static void read_link(const char *path, char *buf, size_t cap)
@@ -347,6 +533,22 @@ static int fake_gofer(int argc, char **argv)
 		gofer_msg_send(fd, &m, &fds[0], 1);
 	} else if (!strcmp(mode, "short")) {
 		(void)!write(fd, &m, 10);
+	} else if (!strncmp(mode, "save-", 5)) {
+		/* MEM is fine; the SAVE reply lies */
+		gofer_msg_send(fd, &m, NULL, 0);
+		if (gofer_msg_recv(fd, false, GOFER_ACCEPT_GOFER, 1, &m, fds) != 1)
+			return 1;
+		gofer_msg_init(&m, GOFER_MSG_REPLY, m.seq, 0);
+		m.mem_size = 64;
+		m.vq.size = 128;
+		m.vq.max_size = 128;
+		if (!strcmp(mode, "save-long"))
+			m.mem_size = GOFER_SAVE_MAX + 1ULL;
+		else if (!strcmp(mode, "save-past-end"))
+			m.mem_size = 4096; /* the memfd is empty */
+		else
+			m.vq.size = 3;
+		gofer_msg_send(fd, &m, NULL, 0);
 	}	 /* silent: say nothing */
 	pause(); /* until killed */
 	return 0;
@@ -362,6 +564,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_gofer_exchange, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_reset, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_hostile_ring, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gofer_save_load, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gofer_save_refused, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gofer_save_lies, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_jail, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_dies_with_parent, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_cannot_start, fx_setup, fx_teardown),

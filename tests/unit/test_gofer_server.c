@@ -2,7 +2,8 @@
 /*
  * The gofer's 9P server against a temp directory, driven by the test
  * client: the POSIX checklist at the 9P level (create/read/write, append,
- * truncate, rename over existing, hard links, symlinks, chmod/chown,
+ * truncate, rename over existing, fids following a renamed directory,
+ * hard links, symlinks, chmod/chown,
  * utimes, mkdir/rmdir, readdir of 10,000 entries, xattrs, fifo/socket
  * nodes, unlink-while-open, locks, statfs, fsync), session rules and
  * scatter-gather shapes.  Escapes and hostile input: test_gofer_escape.c.
@@ -208,6 +209,51 @@ static void test_rename(void **state)
 	tx = (struct p9_msg){.type = P9_TREMOVE, .u.fid.fid = 4};
 	assert_int_equal(p9c_rpc(c, &tx, &c->rx), -EBUSY);
 	assert_int_equal(p9c_clunk(c, 4), -EBADF);
+}
+
+/* Fids at or below a renamed name follow it (their recorded path is what
+ * ".." , Tremove and a saved session use), whichever fid did the rename. */
+static void test_rename_moves_fids(void **state)
+{
+	struct p9_fixture *fx = *state;
+	struct p9c *c = &fx->c;
+	struct p9_qid q, z;
+	struct p9_msg tx;
+
+	OK(p9c_mkdir(c, 0, "a", 0755, NULL));
+	OK(mkdir(p9fx_path(fx, "root/a/b"), 0755));
+	OK(p9fx_write(fx, "root/a/b/c", "C"));
+	assert_int_equal(p9c_walk(c, 0, 1, "a/b/c", NULL), 3);
+	assert_int_equal(p9c_walk(c, 0, 2, "a/b", NULL), 2);
+	/* Trenameat through another fid (the root) */
+	OK(p9c_renameat(c, 0, "a", 0, "z"));
+	assert_int_equal(p9c_walk(c, 0, 3, "z", &z), 1);
+	assert_int_equal(p9c_walk(c, 2, 4, "..", &q), 1);
+	assert_int_equal(q.path, z.path);
+	tx = (struct p9_msg){.type = P9_TREMOVE, .u.fid.fid = 1};
+	OK(p9c_rpc(c, &tx, &c->rx));
+	assert_int_equal(access(p9fx_path(fx, "root/z/b/c"), F_OK), -1);
+	/* Trename of a directory fid: the fids below follow as well */
+	OK(p9fx_write(fx, "root/z/b/d", "D"));
+	assert_int_equal(p9c_walk(c, 2, 5, "d", NULL), 1);
+	tx = (struct p9_msg){.type = P9_TRENAME, .u.rename = {.fid = 2, .dfid = 0}};
+	strcpy(tx.u.rename.name, "y");
+	OK(p9c_rpc(c, &tx, &c->rx));
+	tx = (struct p9_msg){.type = P9_TREMOVE, .u.fid.fid = 5};
+	OK(p9c_rpc(c, &tx, &c->rx));
+	assert_int_equal(access(p9fx_path(fx, "root/y/d"), F_OK), -1);
+	/* a fid whose own file another fid renamed; "ab" is not below "a" */
+	OK(p9fx_write(fx, "root/e", "E"));
+	OK(p9fx_write(fx, "root/ea", "EA"));
+	assert_int_equal(p9c_walk(c, 0, 6, "e", NULL), 1);
+	assert_int_equal(p9c_walk(c, 0, 7, "ea", NULL), 1);
+	OK(p9c_renameat(c, 0, "e", 3, "e2"));
+	tx = (struct p9_msg){.type = P9_TREMOVE, .u.fid.fid = 6};
+	OK(p9c_rpc(c, &tx, &c->rx));
+	assert_int_equal(access(p9fx_path(fx, "root/z/e2"), F_OK), -1);
+	tx = (struct p9_msg){.type = P9_TREMOVE, .u.fid.fid = 7};
+	OK(p9c_rpc(c, &tx, &c->rx));
+	assert_int_equal(access(p9fx_path(fx, "root/ea"), F_OK), -1);
 }
 
 static void test_link_symlink(void **state)
@@ -616,6 +662,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_create_read_write, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append_truncate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_moves_fids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_symlink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chmod_chown_utimes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mkdir_rmdir, setup, teardown),

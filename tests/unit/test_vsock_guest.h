@@ -6,7 +6,8 @@
  * payload in one descriptor or split), reads the rx used ring back as
  * packets, and plays the host side (listener and connect callbacks that
  * record fds and results, poll pumping), and bulk transfers that check
- * every byte.
+ * every byte; and a checkpoint of the guest side (RAM, ring indices, the
+ * device's transport) resumed by a new device, as vmm/snapshot.c does.
  *
  * RAM layout: queue q's rings at QBASE(q) (desc, +4K avail, +8K used);
  * rx buffer i at RXBUF_GPA + i * RXBUF_SIZE; tx slot s at TXBUF_GPA + s *
@@ -49,7 +50,7 @@ struct guest {
 	bool no_repost;	    /* g_recv leaves the buffer with the guest */
 	/* host side */
 	int accepted[16];
-	uint32_t accepted_gport[16];
+	uint32_t accepted_gport[16], accepted_hport[16];
 	unsigned naccepted;
 	int connect_result;
 	unsigned connect_calls;
@@ -73,12 +74,12 @@ struct rxpkt {
 static inline void g_on_accept(void *ctx, int fd, uint32_t host_port, uint32_t guest_port)
 {
 	struct guest *g = ctx;
-	(void)host_port;
 	if (g->naccepted == 16) {
 		close(fd);
 		return;
 	}
 	g->accepted_gport[g->naccepted] = guest_port;
+	g->accepted_hport[g->naccepted] = host_port;
 	g->accepted[g->naccepted++] = fd;
 }
 
@@ -155,11 +156,9 @@ static inline void g_probe(struct guest *g)
 	w32(d, VIRTIO_MMIO_STATUS, A | D | FOK | OK);
 }
 
-static inline void g_init_max(struct guest *g, unsigned max_conns)
+/* A device over g's RAM (already allocated), not probed. */
+static inline void g_device(struct guest *g, unsigned max_conns)
 {
-	memset(g, 0, sizeof(*g));
-	g->ram = aligned_alloc(4096, G_RAM);
-	memset(g->ram, 0, G_RAM);
 	guest_mem_fake(&g->mem, g->ram, G_RAM);
 	struct kv_err err;
 	int r = virtio_vsock_init(&g->vs, &g->mem, G_CID, max_conns, &err);
@@ -167,6 +166,14 @@ static inline void g_init_max(struct guest *g, unsigned max_conns)
 		fail_msg("%s", err.msg);
 	struct virtio_irq irq = {.irqfd = -1, .raise = count_irq, .ctx = &g->irq, .gsi = 7};
 	virtio_dev_set_irq(&g->vs.vdev, &irq);
+}
+
+static inline void g_init_max(struct guest *g, unsigned max_conns)
+{
+	memset(g, 0, sizeof(*g));
+	g->ram = aligned_alloc(4096, G_RAM);
+	memset(g->ram, 0, G_RAM);
+	g_device(g, max_conns);
 	g_probe(g);
 	g_post_rx(g, 32);
 }
@@ -183,6 +190,65 @@ static inline void g_fini(struct guest *g)
 			close(g->accepted[i]);
 	virtio_vsock_destroy(&g->vs);
 	free(g->ram);
+}
+
+/* ---- checkpoint ---- */
+
+/* What a checkpoint of a paused VM holds besides the device's own blob:
+ * guest RAM, the driver's ring indices, and the transport (queue state,
+ * status, features) as vmm/snapshot.c saves it: after virtio_vsock_save. */
+struct g_ckpt {
+	uint8_t *ram;
+	struct virtq_state q[VSOCK_NQUEUES];
+	uint32_t status;
+	uint64_t features;
+	uint16_t avail_idx[VSOCK_NQUEUES], last_used[VSOCK_NQUEUES];
+	unsigned tx_slot, rx_posted;
+};
+
+static inline void g_checkpoint(struct guest *g, struct g_ckpt *ck)
+{
+	ck->ram = aligned_alloc(4096, G_RAM);
+	memcpy(ck->ram, g->ram, G_RAM);
+	pthread_mutex_lock(&g->vs.vdev.lock);
+	for (unsigned q = 0; q < VSOCK_NQUEUES; q++)
+		virtq_export(&g->vs.vqs[q], &ck->q[q]);
+	ck->status = g->vs.vdev.status;
+	ck->features = g->vs.vdev.features;
+	pthread_mutex_unlock(&g->vs.vdev.lock);
+	memcpy(ck->avail_idx, g->avail_idx, sizeof(ck->avail_idx));
+	memcpy(ck->last_used, g->last_used, sizeof(ck->last_used));
+	ck->tx_slot = g->tx_slot;
+	ck->rx_posted = g->rx_posted;
+}
+
+/* A new VMM for the checkpoint: RAM and the driver's indices back, a fresh
+ * device (its transport not restored yet: g_restore_transport). */
+static inline void g_new_vm(struct guest *g, const struct g_ckpt *ck)
+{
+	memset(g, 0, sizeof(*g));
+	g->ram = aligned_alloc(4096, G_RAM);
+	memcpy(g->ram, ck->ram, G_RAM);
+	g_device(g, 0);
+	memcpy(g->avail_idx, ck->avail_idx, sizeof(g->avail_idx));
+	memcpy(g->last_used, ck->last_used, sizeof(g->last_used));
+	g->tx_slot = ck->tx_slot;
+	g->rx_posted = ck->rx_posted;
+}
+
+/* The transport as vmm/snapshot.c restores it: queues, features, status,
+ * then activate (which serves nothing by itself). */
+static inline void g_restore_transport(struct guest *g, const struct g_ckpt *ck)
+{
+	struct virtio_dev *d = &g->vs.vdev;
+	pthread_mutex_lock(&d->lock);
+	for (unsigned q = 0; q < VSOCK_NQUEUES; q++)
+		assert_int_equal(virtq_import(&g->vs.vqs[q], &g->mem, &ck->q[q]), 0);
+	d->features = ck->features;
+	__atomic_store_n(&d->status, ck->status, __ATOMIC_RELEASE);
+	if (ck->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		assert_int_equal(d->ops->activate(d), 0);
+	pthread_mutex_unlock(&d->lock);
 }
 
 static inline struct virtio_vsock_hdr g_hdr(const struct gconn *c, uint16_t op, uint32_t len)
@@ -422,6 +488,35 @@ static inline void bulk_to_guest(struct guest *g, struct gconn *c, int fd, uint3
 	assert_memory_equal(in, out, BIG);
 	free(out);
 	free(in);
+}
+
+/* Guest -> host from src[0..cap) until the guest's credit is 0 with every
+ * update seen, the host not reading.  Returns the bytes sent. */
+static inline size_t guest_fill_credit_from(struct guest *g, struct gconn *c, const uint8_t *src,
+					    size_t cap)
+{
+	struct rxpkt p;
+	size_t sent = 0;
+	for (int spins = 0;; spins++) {
+		assert_true(spins < 1000);
+		uint32_t credit = c->peer_buf_alloc - (c->tx_cnt - c->peer_fwd_cnt);
+		if (credit == 0) {
+			g_pump(g);
+			if (!g_recv(g, &p))
+				return sent;
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+			c->peer_fwd_cnt = p.fwd_cnt;
+			continue;
+		}
+		uint32_t n = credit < 60000 ? credit : 60000;
+		assert_true(sent + n <= cap);
+		g_send(g, c, VIRTIO_VSOCK_OP_RW, 0, src + sent, n);
+		sent += n;
+		while (g_recv(g, &p)) {
+			assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+			c->peer_fwd_cnt = p.fwd_cnt;
+		}
+	}
 }
 
 /* Guest -> host until the guest's credit is 0 with every update seen,
