@@ -476,6 +476,18 @@ int gofer_client_load(struct gofer_client *c, unsigned idx, int memfd, uint64_t 
 		return 0;
 	if (rep.type != GOFER_MSG_REPLY)
 		return kv_err_sys(err, -r, "gofer: %s: restoring the open files", who);
+	/* the gofer's reason, after the session: untrusted text, printable
+	 * ASCII kept, the rest dropped */
+	char detail[GOFER_LOAD_WHY_MAX];
+	ssize_t n = pread(memfd, detail, sizeof(detail) - 1, (off_t)len);
+	size_t k = 0;
+	for (ssize_t i = 0; i < n && detail[i]; i++)
+		if (detail[i] >= 0x20 && detail[i] < 0x7f)
+			detail[k++] = detail[i];
+	detail[k] = 0;
+	if (k)
+		return kv_err_set(err, -r, "gofer: %s: cannot restore the open files: %s", who,
+				  detail);
 	switch (r) {
 	case -ENOENT:
 		why = "a file the container had open no longer exists";
@@ -490,15 +502,9 @@ int gofer_client_load(struct gofer_client *c, unsigned idx, int memfd, uint64_t 
 		why = "the share is in use already";
 		break;
 	default:
-		return kv_err_sys(err, -r,
-				  "gofer: %s: cannot restore the open files (the gofer's log line "
-				  "names the file)",
-				  who);
+		return kv_err_sys(err, -r, "gofer: %s: cannot restore the open files", who);
 	}
-	return kv_err_set(err, -r,
-			  "gofer: %s: cannot restore the open files: %s (the gofer's log line "
-			  "names it)",
-			  who, why);
+	return kv_err_set(err, -r, "gofer: %s: cannot restore the open files: %s", who, why);
 }
 
 int gofer_client_resume(struct gofer_client *c, unsigned idx, const struct virtq_state *st,

@@ -62,6 +62,10 @@
 /* Largest saved session (SAVE, LOAD): the VMM keeps it in one snapshot
  * section of 1 MiB, with room to spare. */
 #define GOFER_SAVE_MAX ((1u << 20) - 4096)
+/* A refused LOAD: the gofer writes why (a NUL-terminated line naming the
+ * fid and its path) into the memfd right after the session, at most this
+ * many bytes; the VMM reads it as untrusted text. */
+#define GOFER_LOAD_WHY_MAX 256
 
 enum gofer_msg_type {
 	GOFER_MSG_MEM = 1,

@@ -181,11 +181,8 @@ static int do_save(struct gofer *g, const struct gofer_msg *m, int memfd, struct
 		rep->mem_size = len;
 	if (r == 0 && (r = write_all(memfd, buf, len)) < 0)
 		kv_err_sys(&err, -r, "writing %zu bytes to the VMM's memfd", len);
-	if (r < 0) {
-		fprintf(stderr, "kvbox gofer: share '%s': cannot save the session: %s\n", q->tag,
-			err.msg);
-		return r;
-	}
+	if (r < 0)
+		return r; /* the VMM names the reason from r */
 	rep->mem_size = len;
 	return 0;
 }
@@ -210,9 +207,11 @@ static int do_load(struct gofer *g, const struct gofer_msg *m, int memfd)
 		kv_err_sys(&err, -r, "reading %zu bytes from the VMM's memfd", len);
 	else
 		r = p9_server_load(q->server, buf, len, &err);
-	if (r < 0)
-		fprintf(stderr, "kvbox gofer: share '%s': cannot restore the session: %s\n", q->tag,
-			err.msg);
+	/* the reason goes to the VMM, after the session in its memfd (our
+	 * stderr is the container's: no line there) */
+	if (r < 0 && err.msg[0])
+		(void)!pwrite(memfd, err.msg, strnlen(err.msg, GOFER_LOAD_WHY_MAX - 1) + 1,
+			      (off_t)len);
 	return r;
 }
 

@@ -49,13 +49,14 @@
  *                                        took every value
  *     PARK    (empty)                 -> (empty); then the agent closes the
  *                                        channel and listens on its port for
- *                                        the next host (a template snapshot
- *                                        is taken while it waits); the new
- *                                        connection starts with HELLO again
+ *                                        the next host (a template or a
+ *                                        checkpoint is saved while it waits;
+ *                                        a container's processes go on); the
+ *                                        new connection starts with HELLO
  *     RESUME  struct agent_resume     -> (empty) once the guest's random
  *                                        pool is reseeded and its clock set
  *                                        (the first request after a
- *                                        template restore)
+ *                                        template or checkpoint restore)
  *
  * Decoding is a cursor with a sticky error (diod style): truncation
  * -EPROTO, an unknown type or flag combination -EBADMSG, a frame larger

@@ -34,6 +34,8 @@ struct oci_cmd {
 };
 
 static const struct oci_cmd commands[] = {
+    {"checkpoint", oci_cmd_checkpoint, "save a running container's whole VM to an image directory",
+     false},
     {"create", oci_cmd_create, "create a container: boot its microVM, prepare its process", false},
     {"delete", oci_cmd_delete, "delete a container's state (--force: stop it first)", false},
     {"events", oci_cmd_events, "print a container's resource usage as runc stats events", true},
@@ -43,6 +45,7 @@ static const struct oci_cmd commands[] = {
     {"list", oci_cmd_list, "list the containers in --root", true},
     {"pause", oci_cmd_pause, "freeze a container's VM (vCPUs parked)", true},
     {"ps", oci_cmd_ps, "list a container's processes (guest pids)", true},
+    {"restore", oci_cmd_restore, "run a container from a checkpoint image", false},
     {"resume", oci_cmd_resume, "thaw a paused container", true},
     {"run", oci_cmd_run, "create and start a container, wait for it, delete it", false},
     {"spec", oci_cmd_spec, "write a default config.json", true},
@@ -64,7 +67,7 @@ void oci_cli_version(FILE *f)
 void oci_cli_usage_commands(FILE *f)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"global flags (before the command): --root DIR (default %s), --log FILE,\n"
 		"  --log-format text|json, --debug, --systemd-cgroup,\n"

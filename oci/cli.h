@@ -103,6 +103,8 @@ int oci_cmd_events(struct oci_cli *cli, int argc, char **argv);
 int oci_cmd_pause(struct oci_cli *cli, int argc, char **argv);
 int oci_cmd_resume(struct oci_cli *cli, int argc, char **argv);
 int oci_cmd_update(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_checkpoint(struct oci_cli *cli, int argc, char **argv);
+int oci_cmd_restore(struct oci_cli *cli, int argc, char **argv);
 
 /* delete's hook for what a container holds outside its state directory:
  * runs after the sandbox is dead, before the directory goes.  Later work

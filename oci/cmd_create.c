@@ -120,7 +120,7 @@ int oci_cmd_create(struct oci_cli *cli, int argc, char **argv)
 
 /* Waits for the sandbox (our child), forwarding signals to the container.
  * Returns the wait status. */
-static int wait_forwarding(struct oci_cli *cli, const char *id, pid_t child)
+int oci_wait_forwarding(struct oci_cli *cli, const char *id, pid_t child)
 {
 	static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 	sigset_t set;
@@ -190,7 +190,7 @@ int oci_cmd_run(struct oci_cli *cli, int argc, char **argv)
 	}
 	if (a.detach)
 		return 0;
-	int status = wait_forwarding(cli, a.id, pid);
+	int status = oci_wait_forwarding(cli, a.id, pid);
 	if (!a.keep) {
 		char *del[] = {"delete", "--force", (char *)a.id, NULL};
 		optind = 1;

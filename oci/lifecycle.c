@@ -301,7 +301,10 @@ __attribute__((noreturn)) static void exec_sandbox(struct oci_cli *cli, const ch
 		argv[n++] = "--network";
 		argv[n++] = cli->network;
 	}
-	if (template_dir[0]) {
+	if (o->restore_dir) {
+		argv[n++] = "--restore";
+		argv[n++] = o->restore_dir;
+	} else if (template_dir[0]) {
 		argv[n++] = "--template";
 		argv[n++] = template_dir;
 	}
@@ -424,7 +427,8 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 		oci_config_free(plan.cfg);
 		return r;
 	}
-	pick_template(cli, &plan);
+	if (!o->restore_dir)
+		pick_template(cli, &plan);
 	if ((r = oci_cli_open_root(cli, &root, true, err)) < 0) {
 		oci_config_free(plan.cfg);
 		return r;
@@ -482,7 +486,7 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 	pipefd[0] = -1;
 	if (r < 0)
 		goto fail;
-	c->st.status = OCI_STATUS_CREATED;
+	c->st.status = o->restore_dir ? OCI_STATUS_RUNNING : OCI_STATUS_CREATED;
 	free(c->st.rootfs);
 	c->st.rootfs = strdup(plan.cfg->root.path);
 	if (gofer > 0)

@@ -36,7 +36,15 @@ struct oci_create_opts {
 	const char *console_socket;
 	int preserve_fds;
 	bool run; /* `run`: the sandbox stays our child */
+	/* `restore`: the sandbox starts from this checkpoint (absolute path);
+	 * the container is "running" once it is ready */
+	const char *restore_dir;
 };
+
+/* Waits for the sandbox (our child: `run`, `restore` without -d),
+ * forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 to the container.
+ * Returns the wait status. */
+int oci_wait_forwarding(struct oci_cli *cli, const char *id, pid_t child);
 
 /* create: validates the bundle, starts the sandbox, waits for the
  * container to be prepared, saves the state, runs prestart,

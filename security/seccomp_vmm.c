@@ -163,6 +163,10 @@ static const struct kv_seccomp_rule rules[] = {
     SC_ALLOW(fsync),
     SC_ALLOW(fdatasync),
     SC_ALLOW(rmdir), /* a failed save removes its partial image */
+    /* `kvbox checkpoint` (vmm/snapshot_ckpt.c): the same, plus the
+     * vsock's host -> guest bytes still unread in a device end, counted
+     * and peeked (virtio/vsock_state.c; SO_PEEK_OFF is a setsockopt) */
+    SC_ARG(ioctl, 1, FIONREAD),
     /* --debug: the loop's CPU time */
     SC_ALLOW(getrusage),
     /* the sandbox ends like the container's init: no core, not dumpable,

@@ -36,6 +36,11 @@ static int check_request(const struct boot_restore_req *req, const struct snap_m
 				  "%s is a container template (kvbox template): containers start "
 				  "from it, kvbox boot does not",
 				  req->dir);
+	if (m->machine & SNAP_MACHINE_CHECKPOINT)
+		return kv_err_set(err, EINVAL,
+				  "%s is a container checkpoint (kvbox checkpoint): kvbox restore "
+				  "takes it, kvbox boot does not",
+				  req->dir);
 	enum kvm_flavour here = kvm_detect_flavour();
 	if (m->flavour != (uint32_t)here)
 		return kv_err_set(

@@ -188,6 +188,15 @@ static void resume_done(struct sandbox *sb, void *ctx, const struct agent_msg *r
 	}
 	if (sb->debug)
 		sb_log(sb, "debug", "agent resumed: guest entropy reseeded, clock set");
+	if (sb->from_checkpoint) {
+		/* the container runs where it was checkpointed */
+		sb->phase = SB_RUNNING;
+		struct itimerspec off = {0};
+		timerfd_settime(sb->timer_fd, 0, &off, NULL);
+		sb_ready(sb);
+		sb_check_exits(sb);
+		return;
+	}
 	send_create(sb);
 }
 
@@ -223,6 +232,13 @@ static void send_resume(struct sandbox *sb)
 
 void sb_on_hello(struct sandbox *sb, const struct agent_hello *h)
 {
+	if (sb->reconnecting) {
+		/* after checkpoint --leave-running: the same agent, back */
+		sb->reconnecting = false;
+		if (sb->debug)
+			sb_log(sb, "debug", "agent channel back after the checkpoint");
+		return;
+	}
 	if (sb->phase != SB_BOOTING)
 		return;
 	if (sb->debug) {
@@ -339,6 +355,7 @@ static void on_timer(void *ctx, int fd, uint32_t events)
 
 struct sandbox_opts {
 	const char *root, *bundle, *console_socket, *log, *log_format, *id, *network, *template_dir;
+	const char *restore_dir;
 	int ready_fd;
 	bool debug;
 };
@@ -355,6 +372,7 @@ static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
 	    {"debug", no_argument, NULL, 'd'},
 	    {"network", required_argument, NULL, 'n'},
 	    {"template", required_argument, NULL, 't'},
+	    {"restore", required_argument, NULL, 'S'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -390,6 +408,9 @@ static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
 			break;
 		case 't':
 			o->template_dir = optarg;
+			break;
+		case 'S':
+			o->restore_dir = optarg;
 			break;
 		default:
 			return -1;
@@ -497,7 +518,16 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 	    .nets = sb->net.params,
 	    .nnets = sb->net.nlinks,
 	};
-	if (sb->template_dir && sb->net.nlinks) {
+	if (sb->restore_dir) {
+		if (sb->net.nlinks)
+			return kv_err_set(
+			    err, EOPNOTSUPP,
+			    "restoring into a network namespace with interfaces: a "
+			    "checkpoint holds no NIC (--network none restores without "
+			    "them)");
+		if ((r = sb_restore_checkpoint(sb, &vc, err)) < 0)
+			return r;
+	} else if (sb->template_dir && sb->net.nlinks) {
 		if (sb->debug)
 			sb_log(sb, "debug", "booting cold: %u NIC(s), a template has none",
 			       sb->net.nlinks);
@@ -540,6 +570,8 @@ static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 		return r;
 	if ((r = vm_wait_pit(sb->vm, err)) < 0 || (r = sb_jail(sb, err)) < 0)
 		return r;
+	sb->jailed = true;
+	sb_restore_attach(sb);
 	if (sb->debug)
 		sb_log(sb, "debug", "VM built (gofer running, kernel loaded), starting the vCPUs");
 	return vm_start_vcpus(sb->vm, err);
@@ -566,9 +598,10 @@ int cmd_sandbox(int argc, char **argv)
 {
 	struct sandbox_opts o;
 	if (parse_opts(argc, argv, &o) < 0) {
-		fprintf(stderr,
-			"kvbox sandbox: internal command, started by kvbox create; usage: "
-			"kvbox sandbox --root DIR --bundle DIR --ready-fd N [--template DIR] ID\n");
+		fprintf(stderr, "kvbox sandbox: internal command, started by kvbox create; usage: "
+				"kvbox sandbox --root DIR --bundle DIR --ready-fd N [--template "
+				"DIR | --restore DIR] "
+				"ID\n");
 		return 2;
 	}
 	static struct sandbox sb;
@@ -578,6 +611,8 @@ int cmd_sandbox(int argc, char **argv)
 	sb.bundle = o.bundle;
 	sb.console_socket = o.console_socket;
 	sb.template_dir = o.template_dir;
+	sb.restore_dir = o.restore_dir;
+	sb.ckpt.client = sb.ckpt.dirfd = sb.ckpt.poll_fd = -1;
 	sb.debug = o.debug;
 	sb.ready_fd = o.ready_fd;
 	sb.agent_fd = sb.ctl_fd = sb.timer_fd = sb.wake_fd = sb.tick_fd = sb.gofer_pidfd = -1;

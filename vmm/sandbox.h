@@ -8,7 +8,7 @@
  *
  *   kvbox sandbox --root ROOT --bundle B --ready-fd N [--console-socket S]
  *                 [--debug] [--log L --log-format text|json]
- *                 [--network sandbox|none] [--template DIR] ID
+ *                 [--network sandbox|none] [--template DIR | --restore DIR] ID
  *
  * Start-up (sandbox.c): parse the bundle's config.json again, plan the VM
  * (oci/spec_agent.h: 9p shares, size), enter the container's network
@@ -18,7 +18,9 @@
  * shares (one gofer process) -- or, with --template and no NIC, restore
  * the template's VM with the same devices (vmm/template.h) and connect
  * to its parked agent, whose HELLO is answered with RESUME (fresh
- * entropy, the clock) before CREATE -- enter the jail (sandbox_jail.c: from then
+ * entropy, the clock) before CREATE -- or, with --restore, build it from a
+ * checkpoint (sandbox_checkpoint.c: the container is running once the
+ * agent is resumed) -- enter the jail (sandbox_jail.c: from then
  * on no path outside ROOT/ID is reachable and no capability is left but
  * CAP_NET_ADMIN with a mirrored network), start the vCPUs and run the
  * event loop.
@@ -142,8 +144,33 @@ enum sb_phase {
 	SB_EXITING, /* the init ended: draining, then SHUTDOWN */
 };
 
+/* A checkpoint in progress (sandbox_checkpoint.c). */
+struct sb_ckpt {
+	bool active;
+	bool parking; /* PARK sent: EOF on the channel is expected */
+	bool leave_running;
+	bool draining; /* saved: the output relayed, then the machine stops */
+	int client;    /* the control connection that asked */
+	int dirfd;     /* the image directory */
+	int poll_fd;
+	unsigned conns_target, polls;
+	char name[256];
+};
+
 struct sandbox {
 	const char *id, *root, *bundle, *console_socket;
+	const char *restore_dir; /* --restore: a checkpoint (sandbox_checkpoint.c) */
+	bool from_checkpoint;	 /* restored from it: RESUME, then running */
+	bool reconnecting;	 /* a new channel to the parked agent (--leave-running) */
+	struct sb_ckpt ckpt;
+	bool jailed;
+	/* --restore: the init's restored streams, held until the jail (their
+	 * relays are threads; the jail wants one) */
+	struct {
+		int fd;
+		uint32_t host_port, guest_port;
+	} held[STREAM_COUNT];
+	unsigned nheld;
 	const char *template_dir; /* --template: start from it (vmm/template.h) */
 	bool restored;		  /* the VM came from the template: RESUME first */
 	bool debug;
@@ -211,6 +238,8 @@ uint32_t sb_port(int slot, int stream);
  * caller keeps console_fd).  Listens on the ports and fills p's ports. */
 int sb_stdio_setup(struct sandbox *sb, int slot, const int fds[3], int console_fd,
 		   const char *console_name, struct agent_process *p, struct kv_err *err);
+/* A connection the agent made to one of our ports (vsock_accept_fn). */
+void sb_stdio_accept(void *ctx, int fd, uint32_t host_port, uint32_t guest_port);
 /* A process ended: true when its output is drained (or the deadline passed). */
 bool sb_stdio_drained(struct sandbox *sb, int slot);
 void sb_stdio_tick(struct sandbox *sb);
@@ -225,6 +254,17 @@ int sb_stdio_start(struct sandbox *sb, struct kv_err *err);
 int sb_jail(struct sandbox *sb, struct kv_err *err);
 /* The number after "KEY:" in /proc/self/status (status_fd), or -1. */
 long sb_status_value(int status_fd, const char *key);
+
+/* sandbox_checkpoint.c */
+/* Control request "checkpoint" {image_path, leave_running}, fds: the
+ * image directory (taken). */
+void sb_ckpt_request(struct sandbox *sb, int client, json_t *req, int *fds, unsigned nfds);
+/* The parked agent closed the channel (sandbox_agent.c). */
+void sb_ckpt_channel_closed(struct sandbox *sb);
+/* --restore: builds the VM from the checkpoint, the init's stdio set up. */
+int sb_restore_checkpoint(struct sandbox *sb, const struct vm_config *base, struct kv_err *err);
+/* After the jail: relays for the streams restore_accept held. */
+void sb_restore_attach(struct sandbox *sb);
 
 /* sandbox_ctl.c */
 int sb_ctl_start(struct sandbox *sb, struct kv_err *err);

@@ -224,6 +224,16 @@ static void chan_readable(void *ctx, int fd, uint32_t events)
 		chan_broken(sb, "agent channel: read failed");
 		return;
 	}
+	if (n == 0 && sb->ckpt.parking) {
+		/* PARK answered: the agent waits for the next host */
+		fd_handlers_remove(&sb->vm->handlers, sb->agent_fd);
+		close(sb->agent_fd);
+		sb->agent_fd = -1;
+		sb->rlen = sb->wlen = 0;
+		fail_pending(sb, "the agent parked");
+		sb_ckpt_channel_closed(sb);
+		return;
+	}
 	if (n == 0) {
 		chan_broken(sb, sb->shutdown_sent ? "the agent closed the channel (shutdown)"
 						  : "the agent closed the channel");
@@ -268,14 +278,14 @@ static void agent_accept(void *ctx, int fd, uint32_t host_port, uint32_t guest_p
 	sb->agent_fd = fd;
 }
 
-/* The restored agent refused the connection, or the device reset. */
+/* The restored (or parked) agent refused the connection, or the device
+ * reset. */
 static void agent_connected(void *ctx, int result)
 {
 	struct sandbox *sb = ctx;
-	if (result < 0 && sb->phase == SB_BOOTING) {
+	if (result < 0 && (sb->phase == SB_BOOTING || sb->reconnecting)) {
 		char why[160];
-		snprintf(why, sizeof(why),
-			 "the agent restored from the template did not take the connection: %s",
+		snprintf(why, sizeof(why), "the parked agent did not take the connection: %s",
 			 strerror(-result));
 		chan_broken(sb, why);
 	}
@@ -283,7 +293,8 @@ static void agent_connected(void *ctx, int result)
 
 int sb_agent_connect(struct sandbox *sb, struct kv_err *err)
 {
-	sb->rbuf = malloc(AGENT_MAX_FRAME);
+	if (!sb->rbuf)
+		sb->rbuf = malloc(AGENT_MAX_FRAME);
 	if (!sb->rbuf)
 		return kv_err_set(err, ENOMEM, "agent channel: out of memory");
 	int fd =

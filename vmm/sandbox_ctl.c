@@ -250,6 +250,13 @@ static void do_request(struct sandbox *sb, int client, json_t *req, int *fds, un
 		return;
 	}
 	c->busy = true;
+	if (sb->ckpt.active) {
+		kv_err_set(&err, EBUSY, "a checkpoint is in progress");
+		reply_err(sb, client, &err);
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		return;
+	}
 	/* a frozen guest answers nothing: refuse what needs the agent at once
 	 * (kill 9 and resume are handled below) */
 	bool needs_agent =
@@ -316,6 +323,9 @@ static void do_request(struct sandbox *sb, int client, json_t *req, int *fds, un
 #undef GET
 		u->cpuset_cpus = (char *)json_string_value(json_object_get(req, "cpuset_cpus"));
 		r = sb_agent_request(sb, &m, simple_done, CTX(client), &err);
+	} else if (!strcmp(op, "checkpoint")) {
+		sb_ckpt_request(sb, client, req, fds, nfds); /* takes the fds */
+		return;
 	} else if (!strcmp(op, "exec")) {
 		do_exec(sb, client, req, fds, nfds);
 		for (unsigned i = 0; i < nfds; i++)

@@ -197,7 +197,7 @@ static int relay_run(struct sandbox *sb, struct relay *r, int in, int out, bool 
 
 /* ---- the agent connecting our ports ---- */
 
-static void stdio_accept(void *ctx, int fd, uint32_t host_port, uint32_t guest_port)
+void sb_stdio_accept(void *ctx, int fd, uint32_t host_port, uint32_t guest_port)
 {
 	struct sandbox *sb = ctx;
 	struct kv_err err = {0};
@@ -243,8 +243,8 @@ static bool is_dev_null(int fd)
 
 static int listen_port(struct sandbox *sb, int slot, int stream, struct kv_err *err)
 {
-	int r = virtio_vsock_listen(&sb->vm->virtio.vsock, sb_port(slot, stream), stdio_accept, sb,
-				    err);
+	int r = virtio_vsock_listen(&sb->vm->virtio.vsock, sb_port(slot, stream), sb_stdio_accept,
+				    sb, err);
 	if (r == 0)
 		sb->procs[slot].listening[stream] = true;
 	return r;
@@ -477,6 +477,8 @@ static int console_connect(struct sandbox *sb, struct kv_err *err)
 
 int sb_stdio_start(struct sandbox *sb, struct kv_err *err)
 {
+	if (sb->wake_fd >= 0)
+		return 0; /* a checkpoint's restore started it early */
 	if (sb->create.process.terminal && sb->console_socket) {
 		int r = console_connect(sb, err);
 		if (r < 0)

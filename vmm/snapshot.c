@@ -549,8 +549,8 @@ static void fill_manifest(struct vm *vm, const struct snapshot_ids *ids, struct 
 	m->created = (uint64_t)time(NULL);
 }
 
-static int write_state(struct vm *vm, int dirfd, const struct snap_manifest *m, uint64_t *len,
-		       struct kv_err *err)
+static int write_state(struct vm *vm, int dirfd, const struct snap_manifest *m,
+		       const struct snap_extra *x, unsigned nx, uint64_t *len, struct kv_err *err)
 {
 	struct snap_writer w;
 	int r = 0;
@@ -565,6 +565,8 @@ static int write_state(struct vm *vm, int dirfd, const struct snap_manifest *m, 
 	snap_writer_add(&w, SNAP_SEC_RTC, 0, &vm->rtc.index, 1);
 	for (unsigned i = 0; i < vm->virtio.n; i++)
 		save_virtio(vm, i, &w);
+	for (unsigned i = 0; i < nx; i++)
+		snap_writer_add(&w, x[i].type, x[i].index, x[i].data, x[i].len);
 	if ((r = snap_writer_finish(&w)) < 0) {
 		r = kv_err_set(err, -r, "building the state file: %s", strerror(-r));
 		goto out;
@@ -585,11 +587,24 @@ out:
 	return r;
 }
 
-static void remove_image(const char *dir, int dirfd)
+int snap_save_at(struct vm *vm, int dirfd, struct snap_manifest *m, const struct snap_extra *x,
+		 unsigned nx, uint64_t *len, struct kv_err *err)
 {
-	unlinkat(dirfd, "state", 0);
-	unlinkat(dirfd, "memory", 0);
-	rmdir(dir);
+	int r;
+	if ((r = save_memory(vm, dirfd, m, err)) == 0 &&
+	    (r = write_state(vm, dirfd, m, x, nx, len, err)) == 0 && fsync(dirfd) < 0)
+		r = kv_err_sys(err, errno, "syncing the directory");
+	if (r < 0) {
+		unlinkat(dirfd, "state", 0);
+		unlinkat(dirfd, "memory", 0);
+	}
+	return r;
+}
+
+void snap_fill_manifest(struct vm *vm, const struct snapshot_ids *ids, struct snap_manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+	fill_manifest(vm, ids, m);
 }
 
 int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids, unsigned flags,
@@ -611,16 +626,12 @@ int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids
 		return r;
 	}
 	struct snap_manifest m;
-	memset(&m, 0, sizeof(m));
-	fill_manifest(vm, ids, &m);
+	snap_fill_manifest(vm, ids, &m);
 	if (flags & SNAP_SAVE_TEMPLATE)
 		m.machine |= SNAP_MACHINE_TEMPLATE;
 	uint64_t len = 0;
-	if ((r = save_memory(vm, dirfd, &m, err)) == 0 &&
-	    (r = write_state(vm, dirfd, &m, &len, err)) == 0 && fsync(dirfd) < 0)
-		r = kv_err_sys(err, errno, "syncing the directory");
-	if (r < 0) {
-		remove_image(dir, dirfd);
+	if ((r = snap_save_at(vm, dirfd, &m, NULL, 0, &len, err)) < 0) {
+		rmdir(dir);
 		close(dirfd);
 		return kv_err_wrap(err, r, "snapshot %s", dir);
 	}
@@ -718,9 +729,17 @@ int snapshot_restore(struct vm *vm, const struct snapshot *s, struct snapshot_st
 	if ((r = restore_uart(vm, img, err)) < 0)
 		return kv_err_wrap(err, r, "restoring %s", s->dir);
 	vm->rtc.index = snap_find(img, SNAP_SEC_RTC, 0)->data[0] & 0x7f;
+	/* a checkpoint: the gofer has each share's fids before its queue
+	 * is handed back (restore_virtio activates it) */
+	if ((img->man.machine & SNAP_MACHINE_CHECKPOINT) && (r = snap_restore_p9(vm, s, err)) < 0)
+		return kv_err_wrap(err, r, "restoring %s", s->dir);
 	for (unsigned i = 0; i < vm->virtio.n; i++)
 		if ((r = restore_virtio(vm, i, img, err)) < 0)
 			return kv_err_wrap(err, r, "restoring %s: virtio slot %u", s->dir, i);
+	/* ... and the vsock its connections before any queue is served */
+	if ((img->man.machine & SNAP_MACHINE_CHECKPOINT) &&
+	    (r = snap_restore_vsock(vm, s, err)) < 0)
+		return kv_err_wrap(err, r, "restoring %s", s->dir);
 	kick_queues(vm);
 	st->state_len = s->len;
 	st->usec = now_usec() - t0;

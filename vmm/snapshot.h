@@ -72,6 +72,24 @@ int snapshot_check_template(const struct vm *vm, struct kv_err *err);
 int snapshot_save(struct vm *vm, const char *dir, const struct snapshot_ids *ids, unsigned flags,
 		  struct snapshot_stats *st, struct kv_err *err);
 
+/*
+ * A running container's checkpoint (`kvbox checkpoint`), written into
+ * the open, empty directory dirfd (`name` is for messages).  The VM is
+ * paused.  Refused with one line: a NIC (the tap and frames in flight are
+ * not saved).  Each share's gofer stops serving its queue and hands over
+ * its 9P session (every fid as a path to walk again: SNAP_SEC_P9), the
+ * vsock's connections are saved with the bytes in flight (SNAP_SEC_VSOCK),
+ * and `record` (the sandbox's JSON, SNAP_SEC_SANDBOX) is stored as it is.
+ * On failure, or with go_on (--leave-running), every queue a gofer
+ * stopped is handed back to it: the machine can go on.  Without go_on
+ * they stay stopped (a request the guest had queued is the restored
+ * machine's to serve, once) and the caller ends the machine without
+ * resuming it.  On failure nothing is left in the directory.
+ */
+int snapshot_checkpoint(struct vm *vm, int dirfd, const char *name, const struct snapshot_ids *ids,
+			const void *record, size_t record_len, bool go_on,
+			struct snapshot_stats *st, struct kv_err *err);
+
 struct snapshot {
 	char dir[4096];
 	uint8_t *buf; /* the state file */
@@ -82,6 +100,10 @@ struct snapshot {
 	bool map_memory; /* set by the caller before snapshot_vm_config: RAM is
 			  * a copy-on-write mapping of DIR/memory (lazy, page
 			  * cache shared between restores) instead of a copy */
+	/* a checkpoint: who takes each restored vsock connection's host end
+	 * (set by the caller before snapshot_restore) */
+	vsock_accept_fn accept;
+	void *accept_ctx;
 };
 
 /* Reads and checks DIR/state (format, checksums, completeness, this

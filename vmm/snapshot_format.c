@@ -136,6 +136,9 @@ static const struct sec_kind {
     {SNAP_SEC_UART, "UART", SNAP_UART_LEN, false, true, 1},
     {SNAP_SEC_RTC, "CMOS RTC", 1, false, true, 1},
     {SNAP_SEC_VIRTIO, "virtio", 0, false, false, SNAP_VIRTIO_MAX},
+    {SNAP_SEC_VSOCK, "vsock connections", 0, false, false, SNAP_VIRTIO_MAX},
+    {SNAP_SEC_P9, "9P session", 0, false, false, SNAP_VIRTIO_MAX},
+    {SNAP_SEC_SANDBOX, "sandbox record", 0, false, false, 1},
 };
 
 static const struct sec_kind *sec_kind(uint32_t type)
@@ -266,11 +269,16 @@ static bool writer_reserve(struct snap_writer *w, size_t more)
 	return true;
 }
 
+uint64_t snap_section_max(uint32_t type)
+{
+	return type == SNAP_SEC_VSOCK ? SNAP_SECTION_VSOCK_MAX : SNAP_SECTION_MAX;
+}
+
 void snap_writer_add(struct snap_writer *w, uint32_t type, uint32_t index, const void *data,
 		     size_t len)
 {
 	size_t padded = (len + 7) & ~(size_t)7;
-	if (len > SNAP_SECTION_MAX || w->nsec == SNAP_SECTIONS_MAX) {
+	if (len > snap_section_max(type) || w->nsec == SNAP_SECTIONS_MAX) {
 		if (!w->error)
 			w->error = EFBIG;
 		return;
@@ -363,7 +371,7 @@ static int parse_section(struct cur *c, unsigned i, struct snap_section *s, stru
 	const struct sec_kind *k = sec_kind(s->type);
 	if (!k)
 		return kv_err_set(err, EINVAL, "section %u: unknown type %u", i, s->type);
-	if (s->len > SNAP_SECTION_MAX || s->len > c->left)
+	if (s->len > snap_section_max(s->type) || s->len > c->left)
 		return kv_err_set(err, EINVAL, "section %u (%s %u): %llu bytes past the end", i,
 				  k->name, s->index, (unsigned long long)s->len);
 	s->data = cur_take(c, s->len);
@@ -428,8 +436,9 @@ static int check_complete(const struct snap_image *img, struct kv_err *err)
 	for (unsigned i = 0; i < img->nsec; i++) {
 		const struct snap_section *s = &img->sec[i];
 		const struct sec_kind *k = sec_kind(s->type);
-		unsigned max =
-		    k->per_vcpu ? m->ncpus : (s->type == SNAP_SEC_VIRTIO ? m->nvirtio : k->max_ix);
+		unsigned max = k->per_vcpu
+				   ? m->ncpus
+				   : (k->max_ix == SNAP_VIRTIO_MAX ? m->nvirtio : k->max_ix);
 		if (s->index >= max)
 			return kv_err_set(err, EINVAL, "%s section for index %u (at most %u)",
 					  k->name, s->index, max);
@@ -451,6 +460,19 @@ static int check_complete(const struct snap_image *img, struct kv_err *err)
 			if (!snap_find(img, k->type, ix))
 				return kv_err_set(err, EINVAL, "missing %s section%s %u", k->name,
 						  k->per_vcpu ? " of vCPU" : "", ix);
+	}
+	bool ckpt = m->machine & SNAP_MACHINE_CHECKPOINT;
+	if (ckpt && (m->machine & SNAP_MACHINE_TEMPLATE))
+		return kv_err_set(err, EINVAL, "manifest: both a template and a checkpoint");
+	if (ckpt && !snap_find(img, SNAP_SEC_SANDBOX, 0))
+		return kv_err_set(err, EINVAL, "a checkpoint without its sandbox record");
+	for (unsigned i = 0; i < img->nsec && !ckpt; i++) {
+		uint32_t t = img->sec[i].type;
+		if (t == SNAP_SEC_VSOCK || t == SNAP_SEC_P9 || t == SNAP_SEC_SANDBOX)
+			return kv_err_set(err, EINVAL,
+					  "%s section in an image that is not a "
+					  "checkpoint",
+					  snap_section_name(t));
 	}
 	for (unsigned c = 0; c < m->ncpus; c++)
 		if (!snap_find(img, SNAP_SEC_XSAVE, c) && !snap_find(img, SNAP_SEC_FPU, c))

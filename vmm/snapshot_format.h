@@ -26,15 +26,20 @@
 #include "util/err.h"
 
 #define SNAP_MAGIC	    "KVBXSNAP"
-#define SNAP_FORMAT_VERSION 2u /* 2: the memory sum is XXH3-128 */
+#define SNAP_FORMAT_VERSION 3u /* 2: the memory sum is XXH3-128; 3: checkpoints */
 #define SNAP_HEADER_LEN	    32u
 #define SNAP_SECTION_HDR    48u
 #define SNAP_STATE_MAX	    (16u << 20) /* bytes of the state file */
-#define SNAP_SECTION_MAX    (1u << 20)	/* bytes of one payload */
-#define SNAP_SECTIONS_MAX   4096u
-#define SNAP_VCPUS_MAX	    64u
-#define SNAP_VIRTIO_MAX	    8u
-#define SNAP_PAGE	    4096u
+#define SNAP_SECTION_MAX    (1u << 20)	/* bytes of one payload ... */
+/* ... but the vsock's connections (SNAP_SEC_VSOCK): up to 256 KiB held
+ * and 4 MiB unread per connection */
+#define SNAP_SECTION_VSOCK_MAX (SNAP_STATE_MAX - (1u << 20))
+/* The largest payload a section of `type` may have. */
+uint64_t snap_section_max(uint32_t type);
+#define SNAP_SECTIONS_MAX 4096u
+#define SNAP_VCPUS_MAX	  64u
+#define SNAP_VIRTIO_MAX	  8u
+#define SNAP_PAGE	  4096u
 
 enum snap_section_type {
 	SNAP_SEC_MANIFEST = 1,
@@ -57,6 +62,11 @@ enum snap_section_type {
 	SNAP_SEC_UART = 48,   /* COM1, snap_uart encoding */
 	SNAP_SEC_RTC = 49,    /* CMOS index register, 1 byte */
 	SNAP_SEC_VIRTIO = 50, /* index = slot, snap_virtio encoding */
+	/* a container checkpoint (SNAP_MACHINE_CHECKPOINT) only: state kept
+	 * outside the VMM's devices, each blob parsed by its owner */
+	SNAP_SEC_VSOCK = 51,   /* index = slot: the connections (virtio_vsock_save) */
+	SNAP_SEC_P9 = 52,      /* index = slot: the share's 9P session (the gofer's SAVE) */
+	SNAP_SEC_SANDBOX = 53, /* the sandbox's own record (JSON, vmm/sandbox_checkpoint.c) */
 };
 
 /* manifest.machine flags: what the VM was built with */
@@ -65,7 +75,11 @@ enum snap_section_type {
  * virtio-9p devices saved idle, restored only by a sandbox that brings
  * their backends */
 #define SNAP_MACHINE_TEMPLATE 2u
-#define SNAP_MACHINE_KNOWN    (SNAP_MACHINE_RNG | SNAP_MACHINE_TEMPLATE)
+/* a running container (`kvbox checkpoint`): its vsock connections, 9P
+ * sessions and sandbox record are in the image; restored only by
+ * `kvbox restore` */
+#define SNAP_MACHINE_CHECKPOINT 4u
+#define SNAP_MACHINE_KNOWN	(SNAP_MACHINE_RNG | SNAP_MACHINE_TEMPLATE | SNAP_MACHINE_CHECKPOINT)
 
 struct snap_manifest {
 	char kvbox_version[32];

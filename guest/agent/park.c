@@ -2,12 +2,17 @@
 /*
  * Template support: PARK and RESUME (guest/protocol.h).
  *
- * PARK (before any CREATE): the agent answers, flushes, opens a vsock
- * listener on its own port (any CID), closes the channel and waits in
- * accept().  The host snapshots the VM while it waits: that image is a
- * template, booted once and restored for many containers.  A restored
- * VM's host connects to that port; the connection is the new channel and
- * starts with HELLO, as after a boot.
+ * PARK: the agent answers, flushes, opens a vsock listener on its own
+ * port (any CID), closes the channel and waits in accept().  The host
+ * snapshots the VM while it waits.  Before any CREATE that image is a
+ * template, booted once and restored for many containers; with a
+ * container it is a checkpoint (`kvbox checkpoint`): the container's
+ * processes are left as they are, their stdio streams are the VMM's to
+ * save, and reaping, EXIT events and the terminal relay wait for the next
+ * host.  A restored VM's host (or, after checkpoint --leave-running, the
+ * same one) connects to that port; the connection is the new channel and
+ * starts with HELLO, as after a boot.  WAITs of the old channel are
+ * dropped with it: their answers would reach no one.
  *
  * RESUME (the restored host's first request): every VM restored from one
  * template starts with the same random state and the template's clock.
@@ -34,8 +39,9 @@
 int park_request(struct agent *a, uint32_t id, struct kv_err *err)
 {
 	for (unsigned i = 0; i < AGENT_PROC_SLOTS; i++)
-		if (a->procs[i].state != PROC_FREE)
-			return kv_err_set(err, EBUSY, "PARK: a container exists already");
+		if (a->procs[i].state == PROC_PREPARING || a->procs[i].state == PROC_STARTING)
+			return kv_err_set(err, EBUSY,
+					  "PARK: a process is being created or started");
 	a->park_id = id;
 	a->park_pending = true; /* after this frame: the channel is replaced */
 	return 0;
@@ -58,6 +64,8 @@ const char *park_now(struct agent *a)
 		return "PARK: cannot listen on the agent port";
 	epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->chan.fd, NULL);
 	chan_close(&a->chan); /* the host saves the VM once it sees this */
+	for (unsigned i = 0; i < AGENT_PROC_SLOTS; i++)
+		a->procs[i].nwaiters = 0;
 	if (a->cfg.debug)
 		agent_log("parked: waiting for a host on vsock port %u", a->cfg.port);
 	int fd;

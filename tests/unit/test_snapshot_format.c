@@ -30,6 +30,9 @@ struct variant {
 	uint32_t extra_type;	/* an extra section of this type ... */
 	uint32_t extra_index;	/* ... at this index */
 	uint32_t ncpus;		/* manifest (default 1) */
+	uint32_t machine;	/* more manifest machine flags */
+	uint32_t extra2_type;	/* a second extra section ... */
+	uint32_t extra2_index;
 };
 
 static void manifest(struct snap_manifest *m, const struct variant *v)
@@ -41,7 +44,7 @@ static void manifest(struct snap_manifest *m, const struct variant *v)
 	m->kernel_size = 12345;
 	m->mem_bytes = 256ULL << 20;
 	m->ncpus = v->ncpus ? v->ncpus : 1;
-	m->machine = SNAP_MACHINE_RNG;
+	m->machine = SNAP_MACHINE_RNG | v->machine;
 	m->nvirtio = 1;
 	m->flavour = 3;
 	m->tsc_khz = 2000000;
@@ -135,6 +138,8 @@ static uint8_t *build_image(const struct variant *v, size_t *len)
 		snap_writer_add(&w, v->extra_type, v->extra_index, zero,
 				v->extra_type == SNAP_SEC_LAPIC ? sizeof(struct kvm_lapic_state)
 								: 1);
+	if (v->extra2_type)
+		snap_writer_add(&w, v->extra2_type, v->extra2_index, zero, 1);
 	assert_int_equal(snap_writer_finish(&w), 0);
 	*len = w.len;
 	return w.buf; /* the caller frees it */
@@ -277,6 +282,46 @@ static void test_structure_errors(void **state)
 	free(buf);
 }
 
+/* A checkpoint's own sections: only in a checkpoint, which must have its
+ * sandbox record; per-slot ones within the manifest's devices. */
+static void test_checkpoint_sections(void **state)
+{
+	(void)state;
+	expect_variant_error(&(struct variant){.extra_type = SNAP_SEC_P9},
+			     "9P session section in an image that is not a checkpoint");
+	expect_variant_error(&(struct variant){.extra_type = SNAP_SEC_VSOCK},
+			     "vsock connections section in an image that is not a checkpoint");
+	expect_variant_error(&(struct variant){.extra_type = SNAP_SEC_SANDBOX},
+			     "sandbox record section in an image that is not a checkpoint");
+	expect_variant_error(&(struct variant){.machine = SNAP_MACHINE_CHECKPOINT},
+			     "a checkpoint without its sandbox record");
+	expect_variant_error(
+	    &(struct variant){.machine = SNAP_MACHINE_CHECKPOINT | SNAP_MACHINE_TEMPLATE,
+			      .extra_type = SNAP_SEC_SANDBOX},
+	    "both a template and a checkpoint");
+	expect_variant_error(&(struct variant){.machine = SNAP_MACHINE_CHECKPOINT,
+					       .extra_type = SNAP_SEC_SANDBOX,
+					       .extra2_type = SNAP_SEC_VSOCK,
+					       .extra2_index = 1},
+			     "vsock connections section for index 1 (at most 1)");
+	expect_variant_error(&(struct variant){.machine = SNAP_MACHINE_CHECKPOINT,
+					       .extra_type = SNAP_SEC_SANDBOX,
+					       .extra_index = 1},
+			     "sandbox record section for index 1 (at most 1)");
+	size_t len;
+	uint8_t *buf = build_image(&(struct variant){.machine = SNAP_MACHINE_CHECKPOINT,
+						     .extra_type = SNAP_SEC_SANDBOX,
+						     .extra2_type = SNAP_SEC_P9},
+				   &len);
+	struct snap_image *img = img_alloc();
+	struct kv_err err = {0};
+	assert_int_equal(snap_parse(buf, len, img, &err), 0);
+	assert_non_null(snap_find(img, SNAP_SEC_SANDBOX, 0));
+	assert_non_null(snap_find(img, SNAP_SEC_P9, 0));
+	free(img);
+	free(buf);
+}
+
 /* Rewrites a header field and its checksum, as another writer would. */
 static void reheader(uint8_t *buf, size_t off, uint32_t val)
 {
@@ -305,11 +350,11 @@ static void test_header_and_manifest(void **state)
 	expect_error(buf, 10, "not even a header");
 	uint8_t *copy = malloc(len);
 	memcpy(copy, buf, len);
-	reheader(copy, 8, 1);
-	expect_error(copy, len, "format version 1, this kvbox reads version 2 only");
+	reheader(copy, 8, 2);
+	expect_error(copy, len, "format version 2, this kvbox reads version 3 only");
 	memcpy(copy, buf, len);
-	reheader(copy, 8, 3);
-	expect_error(copy, len, "format version 3, this kvbox reads version 2 only");
+	reheader(copy, 8, 4);
+	expect_error(copy, len, "format version 4, this kvbox reads version 3 only");
 	memcpy(copy, buf, len);
 	reheader(copy, 12, 100000);
 	expect_error(copy, len, "100000 sections");
@@ -391,7 +436,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip),		cmocka_unit_test(test_every_truncation),
 	    cmocka_unit_test(test_every_flipped_byte),	cmocka_unit_test(test_structure_errors),
 	    cmocka_unit_test(test_header_and_manifest), cmocka_unit_test(test_device_encodings),
-	    cmocka_unit_test(test_writer_limits),
+	    cmocka_unit_test(test_writer_limits),	cmocka_unit_test(test_checkpoint_sections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
