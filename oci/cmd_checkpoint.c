@@ -12,7 +12,8 @@
  * The image is the whole VM (vmm/snapshot.h: memory, vCPUs, devices, each
  * share's 9P session, the vsock's connections) written by the sandbox
  * into DIR/state and DIR/memory (DIR defaults to ./checkpoint, made if
- * missing, as runc's).  The sandbox is jailed, so it gets DIR as an open
+ * missing, as runc's), plus DIR/inventory.img, a one-line note: podman
+ * decides a checkpoint exists by CRIU's inventory file.  The sandbox is jailed, so it gets DIR as an open
  * fd.  Without --leave-running the container then stops, as if SIGKILLed,
  * and is deleted, as runc destroys it: its id is free for the restore.
  *
@@ -170,6 +171,19 @@ int oci_cmd_checkpoint(struct oci_cli *cli, int argc, char **argv)
 		json_decref(reply);
 		if (r < 0)
 			kv_err_wrap(&err, r, "container \"%s\"", id);
+	}
+	/* podman looks for CRIU's inventory.img to decide a checkpoint
+	 * exists (and then hands the directory back to us as it is) */
+	if (r == 0) {
+		static const char note[] = "kvbox checkpoint: not a CRIU image; the VM is in "
+					   "'state' and 'memory'\n";
+		int fd = openat(dirfd, "inventory.img",
+				O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 || write(fd, note, sizeof(note) - 1) != (ssize_t)(sizeof(note) - 1))
+			oci_cli_warn(cli, "--image-path %s: inventory.img: %s", image,
+				     strerror(errno));
+		if (fd >= 0)
+			close(fd);
 	}
 	if (dirfd >= 0)
 		close(dirfd);

@@ -483,6 +483,8 @@ static int restore_template(struct sandbox *sb, const struct vm_config *base, st
 
 static int sandbox_prepare(struct sandbox *sb, struct kv_err *err)
 {
+	/* by path (it may readlink /proc/self/exe): not from the jail */
+	snprintf(sb->kernel, sizeof(sb->kernel), "%s", oci_default_kernel());
 	int r = oci_config_load(sb->bundle, &sb->cfg, err);
 	if (r < 0)
 		return r;

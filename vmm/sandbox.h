@@ -164,6 +164,8 @@ struct sandbox {
 	bool reconnecting;	 /* a new channel to the parked agent (--leave-running) */
 	struct sb_ckpt ckpt;
 	bool jailed;
+	char kernel[256]; /* the guest kernel's path (oci_default_kernel(), read
+			   * before the jail), for a checkpoint's manifest */
 	/* --restore: the init's restored streams, held until the jail (their
 	 * relays are threads; the jail wants one) */
 	struct {

@@ -51,7 +51,6 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "oci/cli.h"
 #include "oci/template.h"
 #include "util/cleanup.h"
 #include "vmm/ctl.h"
@@ -139,7 +138,7 @@ static void ckpt_save(struct sandbox *sb)
 		return;
 	}
 	struct snapshot_ids ids = {0};
-	snprintf(ids.kernel_path, sizeof(ids.kernel_path), "%s", oci_default_kernel());
+	snprintf(ids.kernel_path, sizeof(ids.kernel_path), "%s", sb->kernel);
 	struct snapshot_stats st = {0};
 	uint64_t t0 = sb_now_ms();
 	int r = snapshot_checkpoint(sb->vm, k->dirfd, k->name, &ids, text, strlen(text),

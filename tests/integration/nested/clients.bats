@@ -195,6 +195,29 @@ p_status() { p inspect --format '{{.State.Status}}' "$1"; }
 
 # ---- containerd (ctr, containerd-shim-runc-v2) ----
 
+# logs_reach NAME N: the container's log has a line N
+logs_reach() { p logs "$1" 2>/dev/null | grep -qx "$2"; }
+
+@test "podman container checkpoint and restore: the container counts on where it stopped" {
+	# checkpointing wants an image, not --rootfs: the busybox rootfs as one
+	tar -C "$rootfs" -c . | p import - localhost/kvbox-bb >/dev/null
+	p run -d --name p4 --network none localhost/kvbox-bb \
+		sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.3; done'
+	eventually 120 logs_reach p4 3
+	p container checkpoint p4
+	[ "$(p_status p4)" = exited ]
+	last=$(p logs p4 | tail -n1)
+	p container restore p4
+	[ "$(p_status p4)" = running ]
+	eventually 120 logs_reach p4 $((last + 3))
+	# one log: 1, 2, 3, ... with nothing lost or repeated across the two
+	run p logs p4
+	awk 'NR != $1 { print "line " NR ": " $0; exit 1 }' <<<"$output"
+	p rm -f p4
+	p rmi localhost/kvbox-bb >/dev/null
+	nothing_left
+}
+
 @test "ctr run --rm: the container's output, exit 0, then exit 7; nothing left" {
 	run --separate-stderr c run --rm --runc-binary "$kvbox" --rootfs "$rootfs" k1 echo hello
 	echo "$output / $stderr"
