@@ -152,6 +152,54 @@ wait_lines() {
 	nothing_left c4
 }
 
+@test "a cold-booted container (no template): checkpointed and restored the same way" {
+	b=$(counter c10)
+	k --boot-mode cold create --bundle "$b" c10 </dev/null >"$BATS_TEST_TMPDIR/o1" 2>&1
+	run -0 k start c10
+	wait_lines "$BATS_TEST_TMPDIR/o1" 3
+	run -0 k checkpoint --image-path "$BATS_TEST_TMPDIR/img" c10
+	last=$(tail -n1 "$BATS_TEST_TMPDIR/o1")
+	k restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$b" c10 </dev/null \
+		>"$BATS_TEST_TMPDIR/o2" 2>&1
+	wait_lines "$BATS_TEST_TMPDIR/o2" 2
+	[ "$(head -n1 "$BATS_TEST_TMPDIR/o2")" -eq $((last + 1)) ]
+	run -0 k exec c10 echo back
+	[ "$output" = back ]
+	k delete --force c10
+	nothing_left c10
+}
+
+@test "a container with a terminal: restored with a new pty on the new console socket, the count goes on" {
+	cc -O2 -o "$BATS_TEST_TMPDIR/recvtty" "$BATS_TEST_DIRNAME/recvtty.c"
+	b=$(bundle c9 sh -c 'i=0; while :; do i=$((i+1)); echo n$i; sleep 0.2; done')
+	edit "$b" '.process.terminal = true'
+	local n
+	for n in 1 2; do
+		rm -f "$BATS_TEST_TMPDIR/tty$n.sock"
+		"$BATS_TEST_TMPDIR/recvtty" "$BATS_TEST_TMPDIR/tty$n.sock" \
+			>"$BATS_TEST_TMPDIR/tty$n" 2>/dev/null &
+		eval "rt$n=\$!"
+		for i in $(seq 50); do [ -S "$BATS_TEST_TMPDIR/tty$n.sock" ] && break; sleep 0.1; done
+		if [ "$n" = 1 ]; then
+			k create --bundle "$b" --console-socket "$BATS_TEST_TMPDIR/tty1.sock" c9 </dev/null
+			run -0 k start c9
+			wait_lines "$BATS_TEST_TMPDIR/tty1" 3
+			run -0 k checkpoint --image-path "$BATS_TEST_TMPDIR/img" c9
+			# the old pty's other side is gone: its reader ends
+			wait "$rt1"
+			last=$(tail -n1 "$BATS_TEST_TMPDIR/tty1" | tr -dc 0-9)
+		else
+			k restore -d --image-path "$BATS_TEST_TMPDIR/img" --bundle "$b" \
+				--console-socket "$BATS_TEST_TMPDIR/tty2.sock" c9 </dev/null
+			wait_lines "$BATS_TEST_TMPDIR/tty2" 2
+			[ "$(head -n1 "$BATS_TEST_TMPDIR/tty2" | tr -dc 0-9)" -eq $((last + 1)) ]
+		fi
+	done
+	k delete --force c9
+	wait "$rt2"
+	nothing_left c9
+}
+
 @test "bad checkpoints and images: one clear line, nothing left behind" {
 	b=$(bundle c5 sleep 1000)
 	k create --bundle "$b" c5 </dev/null >/dev/null 2>&1
