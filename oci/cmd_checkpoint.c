@@ -13,9 +13,9 @@
  * share's 9P session, the vsock's connections) written by the sandbox
  * into DIR/state and DIR/memory (DIR defaults to ./checkpoint, made if
  * missing, as runc's), plus DIR/inventory.img, a one-line note: podman
- * decides a checkpoint exists by CRIU's inventory file.  The sandbox is jailed, so it gets DIR as an open
- * fd.  Without --leave-running the container then stops, as if SIGKILLed,
- * and is deleted, as runc destroys it: its id is free for the restore.
+ * decides a checkpoint exists by CRIU's inventory file.  The sandbox is jailed, so it gets DIR as
+ * an open fd.  Without --leave-running the container then stops, as if SIGKILLed, and is deleted,
+ * as runc destroys it: its id is free for the restore.
  *
  * restore = create from the image instead of a boot: the container is
  * "running" when restore returns (-d) or, without -d, restore waits for

@@ -48,6 +48,7 @@
 
 #include <linux/vm_sockets.h>
 
+#include "util/lecur.h"
 #include "virtio/vsock_internal.h"
 
 #define STATE_MAGIC   "KVVS"
@@ -155,64 +156,30 @@ static void conn_encode(struct wbuf *w, const struct saved_conn *s)
 
 /* ---- decoding ---- */
 
-/* A cursor over the blob; running off the end is sticky. */
-struct rcur {
-	const uint8_t *p;
-	size_t left;
-	bool bad;
-};
-
-static const uint8_t *take(struct rcur *c, size_t n)
-{
-	if (c->bad || n > c->left) {
-		c->bad = true;
-		return NULL;
-	}
-	const uint8_t *p = c->p;
-	c->p += n;
-	c->left -= n;
-	return p;
-}
-
-static uint8_t get8(struct rcur *c)
-{
-	const uint8_t *p = take(c, 1);
-	return p ? p[0] : 0;
-}
-
-static uint32_t get32(struct rcur *c)
-{
-	const uint8_t *p = take(c, 4);
-	uint32_t v = 0;
-	if (p)
-		memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static void conn_decode(struct rcur *c, struct saved_conn *s)
+static void conn_decode(struct le_cur *c, struct saved_conn *s)
 {
 	*s = (struct saved_conn){.slot = -1};
-	s->guest_port = get32(c);
-	s->host_port = get32(c);
-	s->state = get8(c);
-	s->pending = get8(c);
-	s->local_shut = get8(c);
-	s->peer_shut = get8(c);
-	s->flags = get8(c);
+	s->guest_port = le_get32(c);
+	s->host_port = le_get32(c);
+	s->state = le_get8(c);
+	s->pending = le_get8(c);
+	s->local_shut = le_get8(c);
+	s->peer_shut = le_get8(c);
+	s->flags = le_get8(c);
 	for (int i = 0; i < 3; i++)
-		s->reserved |= get8(c);
-	s->peer_buf_alloc = get32(c);
-	s->peer_fwd_cnt = get32(c);
-	s->tx_cnt = get32(c);
-	s->rx_cnt = get32(c);
-	s->fwd_cnt = get32(c);
-	s->fwd_adv = get32(c);
-	s->to_host_len = get32(c);
-	s->to_guest_len = get32(c);
+		s->reserved |= le_get8(c);
+	s->peer_buf_alloc = le_get32(c);
+	s->peer_fwd_cnt = le_get32(c);
+	s->tx_cnt = le_get32(c);
+	s->rx_cnt = le_get32(c);
+	s->fwd_cnt = le_get32(c);
+	s->fwd_adv = le_get32(c);
+	s->to_host_len = le_get32(c);
+	s->to_guest_len = le_get32(c);
 	/* the limits first: no length is trusted to size anything */
 	if (s->to_host_len <= VSOCK_BUF_ALLOC && s->to_guest_len <= VSOCK_SAVE_BACKLOG_MAX) {
-		s->to_host = take(c, s->to_host_len);
-		s->to_guest = take(c, s->to_guest_len);
+		s->to_host = le_take(c, s->to_host_len);
+		s->to_guest = le_take(c, s->to_guest_len);
 	}
 }
 
@@ -276,14 +243,14 @@ static const char *conn_check(const struct saved_conn *s)
 static int state_parse(const uint8_t *blob, size_t len, unsigned max_conns, struct saved_dev *d,
 		       struct kv_err *err)
 {
-	struct rcur c = {.p = blob, .left = blob ? len : 0};
-	const uint8_t *magic = take(&c, 4);
-	uint32_t version = get32(&c);
-	d->next_ephemeral = get32(&c);
-	d->norphans = get32(&c);
-	d->nconns = get32(&c);
-	d->event_pending = get8(&c);
-	uint8_t reserved = get8(&c) | get8(&c) | get8(&c);
+	struct le_cur c = {.p = blob, .left = blob ? len : 0};
+	const uint8_t *magic = le_take(&c, 4);
+	uint32_t version = le_get32(&c);
+	d->next_ephemeral = le_get32(&c);
+	d->norphans = le_get32(&c);
+	d->nconns = le_get32(&c);
+	d->event_pending = le_get8(&c);
+	uint8_t reserved = le_get8(&c) | le_get8(&c) | le_get8(&c);
 	if (c.bad)
 		return BAD(err, "%zu bytes, shorter than the header", len);
 	if (memcmp(magic, STATE_MAGIC, 4) != 0)
@@ -299,8 +266,8 @@ static int state_parse(const uint8_t *blob, size_t len, unsigned max_conns, stru
 	if (d->nconns > max_conns)
 		return BAD(err, "%u connections, this device holds %u", d->nconns, max_conns);
 	for (uint32_t i = 0; i < d->norphans; i++) {
-		d->orphans[i].guest_port = get32(&c);
-		d->orphans[i].host_port = get32(&c);
+		d->orphans[i].guest_port = le_get32(&c);
+		d->orphans[i].host_port = le_get32(&c);
 	}
 	if (c.bad || d->nconns > c.left / CONN_LEN)
 		return BAD(err, "truncated: %zu bytes for %u owed RSTs and %u connections", len,

@@ -16,67 +16,9 @@
 #include <linux/kvm.h>
 #include <openssl/sha.h>
 
-/* ---- little-endian cursor ---- */
+#include "util/lecur.h"
 
-struct cur {
-	const uint8_t *p;
-	size_t left;
-	bool bad;
-};
-
-static const uint8_t *cur_take(struct cur *c, size_t n)
-{
-	if (c->bad || n > c->left) {
-		c->bad = true;
-		return NULL;
-	}
-	const uint8_t *p = c->p;
-	c->p += n;
-	c->left -= n;
-	return p;
-}
-
-static uint8_t get8(struct cur *c)
-{
-	const uint8_t *p = cur_take(c, 1);
-	return p ? p[0] : 0;
-}
-
-static uint16_t get16(struct cur *c)
-{
-	uint16_t v = 0;
-	const uint8_t *p = cur_take(c, 2);
-	if (p)
-		memcpy(&v, p, 2);
-	return le16toh(v);
-}
-
-static uint32_t get32(struct cur *c)
-{
-	uint32_t v = 0;
-	const uint8_t *p = cur_take(c, 4);
-	if (p)
-		memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint64_t get64(struct cur *c)
-{
-	uint64_t v = 0;
-	const uint8_t *p = cur_take(c, 8);
-	if (p)
-		memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
-static void get_bytes(struct cur *c, void *dst, size_t n)
-{
-	const uint8_t *p = cur_take(c, n);
-	if (p)
-		memcpy(dst, p, n);
-	else
-		memset(dst, 0, n);
-}
+/* ---- little-endian writer (the reader: util/lecur.h) ---- */
 
 static uint8_t *put(uint8_t *o, const void *src, size_t n)
 {
@@ -195,25 +137,25 @@ static bool field_string_ok(const char *s, size_t size)
 static int manifest_decode(const struct snap_section *s, struct snap_manifest *m,
 			   struct kv_err *err)
 {
-	struct cur c = {s->data, s->len, false};
+	struct le_cur c = {s->data, s->len, false};
 	if (s->len != MANIFEST_LEN)
 		return kv_err_set(err, EINVAL, "manifest is %llu bytes, expected %u",
 				  (unsigned long long)s->len, (unsigned)MANIFEST_LEN);
-	get_bytes(&c, m->kvbox_version, sizeof(m->kvbox_version));
-	get_bytes(&c, m->kernel_path, sizeof(m->kernel_path));
-	get_bytes(&c, m->kernel_sha256, 32);
-	m->kernel_size = get64(&c);
-	get_bytes(&c, m->agent_sha256, 32);
-	m->agent_size = get64(&c);
-	m->mem_bytes = get64(&c);
-	m->ncpus = get32(&c);
-	m->machine = get32(&c);
-	m->nvirtio = get32(&c);
-	m->flavour = get32(&c);
-	m->tsc_khz = get64(&c);
-	m->mem_data = get64(&c);
-	get_bytes(&c, m->mem_sum, 32);
-	m->created = get64(&c);
+	le_get_bytes(&c, m->kvbox_version, sizeof(m->kvbox_version));
+	le_get_bytes(&c, m->kernel_path, sizeof(m->kernel_path));
+	le_get_bytes(&c, m->kernel_sha256, 32);
+	m->kernel_size = le_get64(&c);
+	le_get_bytes(&c, m->agent_sha256, 32);
+	m->agent_size = le_get64(&c);
+	m->mem_bytes = le_get64(&c);
+	m->ncpus = le_get32(&c);
+	m->machine = le_get32(&c);
+	m->nvirtio = le_get32(&c);
+	m->flavour = le_get32(&c);
+	m->tsc_khz = le_get64(&c);
+	m->mem_data = le_get64(&c);
+	le_get_bytes(&c, m->mem_sum, 32);
+	m->created = le_get64(&c);
 	if (!field_string_ok(m->kvbox_version, sizeof(m->kvbox_version)) ||
 	    !field_string_ok(m->kernel_path, sizeof(m->kernel_path)))
 		return kv_err_set(err, EINVAL,
@@ -330,19 +272,19 @@ const struct snap_section *snap_find(const struct snap_image *img, uint32_t type
 	return NULL;
 }
 
-static int parse_header(struct cur *c, size_t len, uint32_t *nsec, struct kv_err *err)
+static int parse_header(struct le_cur *c, size_t len, uint32_t *nsec, struct kv_err *err)
 {
 	if (len < SNAP_HEADER_LEN)
 		return kv_err_set(err, EINVAL, "truncated: %zu bytes, not even a header", len);
 	const uint8_t *h = c->p;
 	if (memcmp(h, SNAP_MAGIC, 8))
 		return kv_err_set(err, EINVAL, "not a kvbox snapshot (bad magic)");
-	cur_take(c, 8);
-	uint32_t version = get32(c);
-	*nsec = get32(c);
-	uint64_t total = get64(c);
+	le_take(c, 8);
+	uint32_t version = le_get32(c);
+	*nsec = le_get32(c);
+	uint64_t total = le_get64(c);
 	uint8_t sum[32], stored[8];
-	get_bytes(c, stored, 8);
+	le_get_bytes(c, stored, 8);
 	SHA256(h, 24, sum);
 	if (memcmp(sum, stored, 8))
 		return kv_err_set(err, EINVAL, "header checksum mismatch (corrupted)");
@@ -359,13 +301,13 @@ static int parse_header(struct cur *c, size_t len, uint32_t *nsec, struct kv_err
 	return 0;
 }
 
-static int parse_section(struct cur *c, unsigned i, struct snap_section *s, struct kv_err *err)
+static int parse_section(struct le_cur *c, unsigned i, struct snap_section *s, struct kv_err *err)
 {
-	s->type = get32(c);
-	s->index = get32(c);
-	s->len = get64(c);
+	s->type = le_get32(c);
+	s->index = le_get32(c);
+	s->len = le_get64(c);
 	uint8_t want[32];
-	get_bytes(c, want, 32);
+	le_get_bytes(c, want, 32);
 	if (c->bad)
 		return kv_err_set(err, EINVAL, "section %u: truncated header", i);
 	const struct sec_kind *k = sec_kind(s->type);
@@ -374,14 +316,14 @@ static int parse_section(struct cur *c, unsigned i, struct snap_section *s, stru
 	if (s->len > snap_section_max(s->type) || s->len > c->left)
 		return kv_err_set(err, EINVAL, "section %u (%s %u): %llu bytes past the end", i,
 				  k->name, s->index, (unsigned long long)s->len);
-	s->data = cur_take(c, s->len);
+	s->data = le_take(c, s->len);
 	uint8_t got[32];
 	SHA256(s->data, s->len, got);
 	if (memcmp(got, want, 32))
 		return kv_err_set(err, EINVAL, "section %u (%s %u): checksum mismatch (corrupted)",
 				  i, k->name, s->index);
 	size_t pad = ((s->len + 7) & ~7ULL) - s->len;
-	const uint8_t *p = cur_take(c, pad);
+	const uint8_t *p = le_take(c, pad);
 	for (size_t j = 0; p && j < pad; j++)
 		if (p[j])
 			return kv_err_set(err, EINVAL, "section %u: non-zero padding", i);
@@ -483,7 +425,7 @@ static int check_complete(const struct snap_image *img, struct kv_err *err)
 
 int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img, struct kv_err *err)
 {
-	struct cur c = {buf, len, false};
+	struct le_cur c = {buf, len, false};
 	uint32_t nsec = 0;
 	memset(img, 0, offsetof(struct snap_image, sec));
 	int r = parse_header(&c, len, &nsec, err);
@@ -526,23 +468,23 @@ void snap_uart_encode(const struct snap_uart *u, uint8_t out[SNAP_UART_LEN])
 
 int snap_uart_decode(const uint8_t *p, size_t len, struct snap_uart *u, struct kv_err *err)
 {
-	struct cur c = {p, len, false};
+	struct le_cur c = {p, len, false};
 	if (len != SNAP_UART_LEN)
 		return kv_err_set(err, EINVAL, "UART: %zu bytes", len);
-	u->ier = get8(&c);
-	u->lcr = get8(&c);
-	u->mcr = get8(&c);
-	u->lsr = get8(&c);
-	u->msr = get8(&c);
-	u->scr = get8(&c);
-	u->dll = get8(&c);
-	u->dlm = get8(&c);
-	u->fcr = get8(&c);
-	u->thr_ipending = get8(&c);
-	u->irq_level = get8(&c);
-	u->rx_head = get8(&c);
-	u->rx_count = get8(&c);
-	get_bytes(&c, u->rx, SNAP_UART_FIFO);
+	u->ier = le_get8(&c);
+	u->lcr = le_get8(&c);
+	u->mcr = le_get8(&c);
+	u->lsr = le_get8(&c);
+	u->msr = le_get8(&c);
+	u->scr = le_get8(&c);
+	u->dll = le_get8(&c);
+	u->dlm = le_get8(&c);
+	u->fcr = le_get8(&c);
+	u->thr_ipending = le_get8(&c);
+	u->irq_level = le_get8(&c);
+	u->rx_head = le_get8(&c);
+	u->rx_count = le_get8(&c);
+	le_get_bytes(&c, u->rx, SNAP_UART_FIFO);
 	if (u->rx_head >= SNAP_UART_FIFO || u->rx_count > SNAP_UART_FIFO || u->thr_ipending > 1 ||
 	    u->irq_level > 1 || u->ier > 0x0f || u->mcr > 0x1f)
 		return kv_err_set(err, EINVAL, "UART: register values out of range");
@@ -585,20 +527,20 @@ size_t snap_virtio_encode(const struct snap_virtio *v, uint8_t *out)
 
 int snap_virtio_decode(const uint8_t *p, size_t len, struct snap_virtio *v, struct kv_err *err)
 {
-	struct cur c = {p, len, false};
+	struct le_cur c = {p, len, false};
 	memset(v, 0, sizeof(*v));
-	v->device_id = get32(&c);
-	v->nqueues = get32(&c);
-	v->status = get32(&c);
-	v->isr = get32(&c);
-	v->offered = get64(&c);
-	v->features = get64(&c);
-	v->features_beyond_64 = get32(&c);
-	v->dev_features_sel = get32(&c);
-	v->drv_features_sel = get32(&c);
-	v->queue_sel = get32(&c);
-	v->config_generation = get32(&c);
-	(void)get32(&c);
+	v->device_id = le_get32(&c);
+	v->nqueues = le_get32(&c);
+	v->status = le_get32(&c);
+	v->isr = le_get32(&c);
+	v->offered = le_get64(&c);
+	v->features = le_get64(&c);
+	v->features_beyond_64 = le_get32(&c);
+	v->dev_features_sel = le_get32(&c);
+	v->drv_features_sel = le_get32(&c);
+	v->queue_sel = le_get32(&c);
+	v->config_generation = le_get32(&c);
+	(void)le_get32(&c);
 	if (c.bad || v->nqueues > SNAP_VQ_MAX ||
 	    len != SNAP_VIRTIO_HDR_LEN + (size_t)v->nqueues * SNAP_VQ_LEN)
 		return kv_err_set(err, EINVAL, "%zu bytes for %u queues", len, v->nqueues);
@@ -610,19 +552,19 @@ int snap_virtio_decode(const uint8_t *p, size_t len, struct snap_virtio *v, stru
 				  (unsigned long long)v->features);
 	for (uint32_t i = 0; i < v->nqueues; i++) {
 		struct snap_vq *q = &v->q[i];
-		q->max_size = get16(&c);
-		q->size = get16(&c);
-		q->last_avail = get16(&c);
-		q->used_idx = get16(&c);
-		q->signalled_used = get16(&c);
-		q->enabled = get8(&c);
-		q->event_idx = get8(&c);
-		q->indirect = get8(&c);
-		q->signalled_valid = get8(&c);
-		q->error = get32(&c);
-		q->desc = get64(&c);
-		q->avail = get64(&c);
-		q->used = get64(&c);
+		q->max_size = le_get16(&c);
+		q->size = le_get16(&c);
+		q->last_avail = le_get16(&c);
+		q->used_idx = le_get16(&c);
+		q->signalled_used = le_get16(&c);
+		q->enabled = le_get8(&c);
+		q->event_idx = le_get8(&c);
+		q->indirect = le_get8(&c);
+		q->signalled_valid = le_get8(&c);
+		q->error = le_get32(&c);
+		q->desc = le_get64(&c);
+		q->avail = le_get64(&c);
+		q->used = le_get64(&c);
 		if (q->enabled > 1 || q->event_idx > 1 || q->indirect > 1 ||
 		    q->signalled_valid > 1 || q->size > q->max_size || q->max_size == 0)
 			return kv_err_set(err, EINVAL, "queue %u: invalid fields", i);
