@@ -60,6 +60,8 @@ static int spawn_argv_build(struct spawn_argv *a, const struct gofer_client_conf
 	a->argv[n++] = a->ctl;
 	a->argv[n++] = (char *)"--parent-pid";
 	a->argv[n++] = a->ppid;
+	if (cfg->lazy_mem)
+		a->argv[n++] = (char *)"--lazy-mem";
 	for (unsigned i = 0; i < cfg->nshares; i++) {
 		const struct gofer_share *s = &cfg->shares[i];
 		if (asprintf(&a->specs[i], "%s:%s%s", s->path, s->tag, s->readonly ? ":ro" : "") <
@@ -98,6 +100,8 @@ int gofer_client_start(struct gofer_client *c, const struct gofer_client_config 
 	memset(c, 0, sizeof(*c));
 	c->pid = -1;
 	c->sock = -1;
+	c->fault_fd = -1;
+	c->lazy_mem = cfg->lazy_mem;
 	c->nshares = cfg->nshares;
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	for (unsigned i = 0; i < GOFER_MAX_SHARES; i++)
@@ -190,6 +194,17 @@ static int read_one(struct gofer_client *c, bool nonblock, struct gofer_msg *rep
 	}
 	if (m.type == GOFER_MSG_QUEUE_ERROR) {
 		queue_error(c, &m);
+		return 2;
+	}
+	if (m.type == GOFER_MSG_FAULTS) {
+		/* once, and only when asked for */
+		if (!c->lazy_mem || c->fault_fd >= 0) {
+			close(fds[0]);
+			gofer_lost(c, "userfaultfd not asked for");
+			return -EPIPE;
+		}
+		c->fault_fd = fds[0];
+		c->fault_base = m.mem_size;
 		return 2;
 	}
 	*reply = m;
@@ -294,6 +309,16 @@ int gofer_client_set_mem(struct gofer_client *c, const struct guest_mem *mem, st
 		return kv_err_set(err, -r, "gofer did not start%s (see the line above)", how);
 	}
 	return r ? kv_err_sys(err, -r, "gofer: taking guest memory") : 0;
+}
+
+int gofer_client_take_faults(struct gofer_client *c, uint64_t *base)
+{
+	pthread_mutex_lock(&c->lock);
+	int fd = c->fault_fd;
+	c->fault_fd = -1;
+	*base = c->fault_base;
+	pthread_mutex_unlock(&c->lock);
+	return fd;
 }
 
 void gofer_client_bind(struct gofer_client *c, unsigned idx, struct virtio_dev *dev, int kick_fd,
@@ -582,6 +607,8 @@ void gofer_client_destroy(struct gofer_client *c)
 		gofer_client_stop(c, 2000);
 	if (c->sock >= 0)
 		close(c->sock);
-	c->sock = -1;
+	if (c->fault_fd >= 0)
+		close(c->fault_fd);
+	c->sock = c->fault_fd = -1;
 	pthread_mutex_destroy(&c->lock);
 }

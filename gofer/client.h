@@ -49,6 +49,9 @@ struct gofer_client {
 	bool dead;	 /* no more requests: the gofer exited or was killed */
 	int timeout_ms;	 /* per request */
 	int exit_status; /* wait status once reaped */
+	bool lazy_mem;	 /* started with --lazy-mem: a FAULTS may come */
+	int fault_fd;	 /* the gofer's userfaultfd (FAULTS), or -1 */
+	uint64_t fault_base; /* where the gofer mapped guest RAM */
 	struct gofer_client_dev devs[GOFER_MAX_SHARES];
 };
 
@@ -57,6 +60,9 @@ struct gofer_client_config {
 	const struct gofer_share *shares;
 	unsigned nshares;
 	int timeout_ms; /* 0: 10 s */
+	/* guest RAM will be loaded lazily (vmm/lazy_mem.h): the gofer makes a
+	 * userfaultfd before its jail and sends it (FAULTS) when it maps RAM */
+	bool lazy_mem;
 };
 
 /* Starts the gofer.  Shares must have passed gofer_shares_check(). */
@@ -64,6 +70,10 @@ int gofer_client_start(struct gofer_client *c, const struct gofer_client_config 
 		       struct kv_err *err);
 /* Hands guest RAM over (once, before the guest runs). */
 int gofer_client_set_mem(struct gofer_client *c, const struct guest_mem *m, struct kv_err *err);
+/* After gofer_client_set_mem of a lazy_mem client: the gofer's
+ * userfaultfd (the caller owns it) and where its mapping of RAM is; -1 if
+ * it sent none (it could not make one: RAM must be copied then). */
+int gofer_client_take_faults(struct gofer_client *c, uint64_t *base);
 /* Wires share idx to its device and the queue's eventfds (not owned; they
  * must outlive the client or be unbound with dev NULL). */
 void gofer_client_bind(struct gofer_client *c, unsigned idx, struct virtio_dev *dev, int kick_fd,

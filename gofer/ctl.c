@@ -32,6 +32,7 @@ static const struct {
     [GOFER_MSG_QUEUE_ERROR] = {"QUEUE_ERROR", 0, true},
     [GOFER_MSG_SAVE] = {"SAVE", 1, true},
     [GOFER_MSG_LOAD] = {"LOAD", 1, true},
+    [GOFER_MSG_FAULTS] = {"FAULTS", 1, false},
 };
 /* clang-format on */
 
@@ -116,6 +117,10 @@ int gofer_msg_parse(const void *buf, size_t len, unsigned nfds, uint32_t accept,
 			return -EPROTO;
 		break;
 	case GOFER_MSG_REPLY:
+		break;
+	case GOFER_MSG_FAULTS:
+		if (m.status != 0 || m.mem_size == 0 || m.mem_size % 4096)
+			return -EPROTO;
 		break;
 	default: /* requests carry no status */
 		if (m.status != 0)

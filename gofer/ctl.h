@@ -56,7 +56,7 @@
 #include "vmm/memory.h"
 
 #define GOFER_CTL_MAGIC	  0x4c54434bu /* "KCTL" read as a little-endian u32 */
-#define GOFER_CTL_VERSION 2u
+#define GOFER_CTL_VERSION 3u
 #define GOFER_MAX_SHARES  8 /* one virtio-9p device each (VM_VIRTIO_MAX slots) */
 #define GOFER_MSG_MAX_FDS 2
 /* Largest saved session (SAVE, LOAD): the VMM keeps it in one snapshot
@@ -76,6 +76,7 @@ enum gofer_msg_type {
 	GOFER_MSG_QUEUE_ERROR,
 	GOFER_MSG_SAVE,
 	GOFER_MSG_LOAD,
+	GOFER_MSG_FAULTS,
 	GOFER_MSG_END
 };
 
@@ -85,7 +86,9 @@ enum gofer_msg_type {
 	(GOFER_MSG_BIT(GOFER_MSG_MEM) | GOFER_MSG_BIT(GOFER_MSG_ACTIVATE) |                        \
 	 GOFER_MSG_BIT(GOFER_MSG_RESET) | GOFER_MSG_BIT(GOFER_MSG_SHUTDOWN) |                      \
 	 GOFER_MSG_BIT(GOFER_MSG_SAVE) | GOFER_MSG_BIT(GOFER_MSG_LOAD))
-#define GOFER_ACCEPT_VMM (GOFER_MSG_BIT(GOFER_MSG_REPLY) | GOFER_MSG_BIT(GOFER_MSG_QUEUE_ERROR))
+#define GOFER_ACCEPT_VMM                                                                           \
+	(GOFER_MSG_BIT(GOFER_MSG_REPLY) | GOFER_MSG_BIT(GOFER_MSG_QUEUE_ERROR) |                   \
+	 GOFER_MSG_BIT(GOFER_MSG_FAULTS))
 
 struct gofer_msg {
 	uint32_t magic;
@@ -96,7 +99,8 @@ struct gofer_msg {
 	int32_t status;	   /* REPLY: 0 or -errno/-VQ_E_*; QUEUE_ERROR: < 0 */
 	uint32_t nregions; /* MEM: 1..GUEST_MEM_MAX_REGIONS */
 	/* MEM: bytes of the memfd mapped; LOAD: bytes of the saved session
-	 * (1..GOFER_SAVE_MAX); REPLY to SAVE: bytes written (-E2BIG: needed) */
+	 * (1..GOFER_SAVE_MAX); REPLY to SAVE: bytes written (-E2BIG: needed);
+	 * FAULTS: where the gofer mapped the memfd (page-aligned, non-zero) */
 	uint64_t mem_size;
 	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
 	struct virtq_state vq; /* ACTIVATE; REPLY to RESET and SAVE */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "gofer/gofer.h"
@@ -96,6 +97,7 @@ static int parse_int(const char *s, long min, long max, long *out)
 
 struct gofer_args {
 	long ctl, parent;
+	bool lazy_mem;
 	struct gofer_share shares[GOFER_MAX_SHARES];
 	unsigned nshares;
 };
@@ -106,6 +108,7 @@ static int parse_args(int argc, char **argv, struct gofer_args *a, struct kv_err
 	    {"control-fd", required_argument, NULL, 'c'},
 	    {"share", required_argument, NULL, 's'},
 	    {"parent-pid", required_argument, NULL, 'p'},
+	    {"lazy-mem", no_argument, NULL, 'l'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c, r;
@@ -124,6 +127,9 @@ static int parse_args(int argc, char **argv, struct gofer_args *a, struct kv_err
 		case 'p':
 			if (parse_int(optarg, 1, INT_MAX, &a->parent))
 				return kv_err_set(err, EINVAL, "bad --parent-pid '%s'", optarg);
+			break;
+		case 'l':
+			a->lazy_mem = true;
 			break;
 		case 's':
 			if (a->nshares == GOFER_MAX_SHARES)
@@ -157,6 +163,15 @@ static int open_dirs(struct gofer_opts *o, struct kv_err *err)
 	return 0;
 }
 
+static int lazy_uffd(void)
+{
+#ifdef SYS_userfaultfd
+	return (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+#else
+	return -1;
+#endif
+}
+
 static void close_dirs(struct gofer_opts *o)
 {
 	for (unsigned i = 0; i < o->nshares; i++)
@@ -170,7 +185,7 @@ int cmd_gofer(int argc, char **argv)
 {
 	struct kv_err err = {0};
 	struct gofer_args a;
-	struct gofer_opts o = {.proc_fd = -1};
+	struct gofer_opts o = {.proc_fd = -1, .uffd = -1};
 	int r;
 
 	for (unsigned i = 0; i < GOFER_MAX_SHARES; i++)
@@ -182,8 +197,13 @@ int cmd_gofer(int argc, char **argv)
 	o.ctl = (int)a.ctl;
 	o.shares = a.shares;
 	o.nshares = a.nshares;
-	if ((r = close_other_fds(o.ctl, &err)) == 0 && (r = open_dirs(&o, &err)) == 0)
+	if ((r = close_other_fds(o.ctl, &err)) == 0 && (r = open_dirs(&o, &err)) == 0) {
+		/* with CAP_SYS_PTRACE, before the jail (faults taken in the
+		 * kernel need it); without one the VMM copies RAM instead */
+		if (a.lazy_mem)
+			o.uffd = lazy_uffd();
 		r = gofer_jail(&o, (pid_t)a.parent, &err);
+	}
 	if (r == 0)
 		r = kv_seccomp_install(KV_SECCOMP_GOFER, &err);
 	bool filtered = r == 0;

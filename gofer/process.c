@@ -58,6 +58,7 @@ struct gofer {
 	int ctl, epfd, sigfd;
 	unsigned nshares;
 	bool have_mem;
+	int uffd; /* sent to the VMM with FAULTS once RAM is mapped */
 	bool done;
 	int rc;		    /* 0, or why the loop ended badly */
 	struct kv_err *err; /* filled with rc */
@@ -90,6 +91,27 @@ static void send_msg(struct gofer *g, const struct gofer_msg *m)
 			g->rc = kv_err_sys(g->err, -r, "gofer: control socket");
 		g->done = true;
 	}
+}
+
+/* --lazy-mem: the VMM loads guest RAM lazily (vmm/lazy_mem.h) and must
+ * serve faults in our mapping too.  Our userfaultfd and where the mapping
+ * is go to it before the REPLY to MEM; the VMM registers the ranges and
+ * holds the only reference from here on. */
+static void send_faults(struct gofer *g)
+{
+	if (g->uffd < 0)
+		return;
+	struct gofer_msg m;
+	gofer_msg_init(&m, GOFER_MSG_FAULTS, 0, 0);
+	m.mem_size = (uint64_t)(uintptr_t)g->mem.host;
+	int r = gofer_msg_send(g->ctl, &m, &g->uffd, 1);
+	if (r < 0 && !g->done) {
+		if (r != -EPIPE && r != -ECONNRESET)
+			g->rc = kv_err_sys(g->err, -r, "gofer: control socket");
+		g->done = true;
+	}
+	close(g->uffd);
+	g->uffd = -1;
 }
 
 static void serve(struct gofer *g, unsigned i)
@@ -238,6 +260,7 @@ static void ctl_message(struct gofer *g, const struct gofer_msg *m, int fds[2])
 		} else {
 			g->have_mem = true;
 			fds[0] = -1; /* g->mem owns it */
+			send_faults(g);
 		}
 		break;
 	case GOFER_MSG_ACTIVATE:
@@ -379,6 +402,8 @@ static void teardown(struct gofer *g)
 	}
 	if (g->have_mem)
 		guest_mem_destroy(&g->mem);
+	if (g->uffd >= 0)
+		close(g->uffd);
 	free(g->chain);
 	if (g->epfd >= 0)
 		close(g->epfd);
@@ -388,7 +413,7 @@ static void teardown(struct gofer *g)
 
 int gofer_run(const struct gofer_opts *o, struct kv_err *err)
 {
-	struct gofer g = {.ctl = o->ctl, .epfd = -1, .sigfd = -1, .err = err};
+	struct gofer g = {.ctl = o->ctl, .epfd = -1, .sigfd = -1, .err = err, .uffd = o->uffd};
 
 	if (o->nshares == 0 || o->nshares > GOFER_MAX_SHARES)
 		return kv_err_set(err, EINVAL, "gofer: %u shares (1 to %d)", o->nshares,

@@ -73,8 +73,10 @@ void oci_cli_usage_commands(FILE *f)
 		"  --log-format text|json, --debug, --systemd-cgroup,\n"
 		"  --network sandbox|none (default sandbox: the VM takes over the\n"
 		"  interfaces of the container's network namespace; none: loopback only),\n"
-		"  --boot-mode cold|template (default template, or KVBOX_BOOT_MODE: start\n"
-		"  from a pre-booted VM, see kvbox template --help; cold: boot the kernel)\n",
+		"  --boot-mode cold|template|template-copy (default template, or\n"
+		"  KVBOX_BOOT_MODE: start from a pre-booted VM whose RAM is loaded as the\n"
+		"  guest touches it, see kvbox template --help; template-copy: RAM copied\n"
+		"  in full before the guest runs; cold: boot the kernel)\n",
 		OCI_STATEDIR_DEFAULT);
 }
 
@@ -308,10 +310,13 @@ static int parse_globals(struct oci_cli *cli, int argc, char **argv)
 			break;
 		}
 		case OPT_BOOT_MODE:
-			if (strcmp(optarg, "cold") && strcmp(optarg, "template"))
-				return global_fail("--boot-mode %s: expected cold or template",
+			if (strcmp(optarg, "cold") && strcmp(optarg, "template") &&
+			    strcmp(optarg, "template-copy"))
+				return global_fail("--boot-mode %s: expected cold, template or "
+						   "template-copy",
 						   optarg);
-			cli->template_boot = !strcmp(optarg, "template");
+			cli->template_boot = strcmp(optarg, "cold") != 0;
+			cli->template_copy = !strcmp(optarg, "template-copy");
 			break;
 		case OPT_CRIU:
 		case OPT_ROOTLESS:
@@ -351,7 +356,8 @@ int oci_cli_main(int argc, char **argv)
 	const char *bm = getenv("KVBOX_BOOT_MODE");
 	struct oci_cli cli = {.root = OCI_STATEDIR_DEFAULT,
 			      .log_format = OCI_LOG_TEXT,
-			      .template_boot = !bm || strcmp(bm, "cold")};
+			      .template_boot = !bm || strcmp(bm, "cold"),
+			      .template_copy = bm && !strcmp(bm, "template-copy")};
 
 	int r = parse_globals(&cli, argc, argv);
 	if (r >= 0)

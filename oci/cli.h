@@ -36,6 +36,7 @@ struct oci_cli {
 	bool systemd_cgroup; /* --systemd-cgroup: accepted, kept for the cgroup code */
 	const char *network; /* --network sandbox|none (oci/net.h), default sandbox */
 	bool template_boot;  /* --boot-mode template (default; KVBOX_BOOT_MODE=cold) */
+	bool template_copy;  /* --boot-mode template-copy: RAM copied, not lazy */
 	const char *cmd;     /* the command being run, for messages */
 	FILE *log;	     /* the opened --log file */
 };

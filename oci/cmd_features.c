@@ -101,8 +101,10 @@ static json_t *kvbox_section(void)
 	}
 	const char *dev = getenv("KVBOX_KVM_DEVICE");
 	const char *bm = getenv("KVBOX_BOOT_MODE");
-	json_t *boot = json_pack("{s:[s,s], s:s, s:s, s:i}", "modes", "cold", "template", "default",
-				 bm && !strcmp(bm, "cold") ? "cold" : "template", "templateDir",
+	const char *def = bm && (!strcmp(bm, "cold") || !strcmp(bm, "template-copy")) ? bm
+										       : "template";
+	json_t *boot = json_pack("{s:[s,s,s], s:s, s:s, s:i}", "modes", "cold", "template",
+				 "template-copy", "default", def, "templateDir",
 				 template_root(), "templateShares", TEMPLATE_SHARES);
 	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:o, s:o}, s:{s:[s,s], s:s}, s:o}",
 			 "version", KVBOX_VERSION, "commit", KVBOX_COMMIT, "kvm", "flavour",

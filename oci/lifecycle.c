@@ -307,6 +307,8 @@ __attribute__((noreturn)) static void exec_sandbox(struct oci_cli *cli, const ch
 	} else if (template_dir[0]) {
 		argv[n++] = "--template";
 		argv[n++] = template_dir;
+		if (cli->template_copy)
+			argv[n++] = "--template-copy";
 	}
 	argv[n++] = id;
 	argv[n] = NULL;

@@ -20,6 +20,7 @@ static const struct kv_seccomp_policy *const policies[] = {
     [KV_SECCOMP_VMM] = &kv_seccomp_vmm,
     [KV_SECCOMP_GOFER] = &kv_seccomp_gofer,
     [KV_SECCOMP_CLI] = &kv_seccomp_cli,
+    [KV_SECCOMP_UFFD] = &kv_seccomp_uffd,
 };
 
 const char *kv_seccomp_role_name(enum kv_seccomp_role role)

@@ -22,6 +22,7 @@ enum kv_seccomp_role {
 	KV_SECCOMP_VMM,	  /* the VMM's main thread (boot, sandbox) and its relays */
 	KV_SECCOMP_GOFER, /* `kvbox gofer`, after its jail */
 	KV_SECCOMP_CLI,	  /* the CLI commands that run no hooks (docs/security.md) */
+	KV_SECCOMP_UFFD,  /* kvbox-uffd, the lazy-RAM thread of a template restore */
 };
 
 /* One allowed call: the syscall, and up to two argument comparisons that
@@ -78,7 +79,7 @@ struct kv_seccomp_policy {
 };
 
 extern const struct kv_seccomp_policy kv_seccomp_base, kv_seccomp_vcpu, kv_seccomp_vmm,
-    kv_seccomp_gofer, kv_seccomp_cli;
+    kv_seccomp_gofer, kv_seccomp_cli, kv_seccomp_uffd;
 
 const char *kv_seccomp_role_name(enum kv_seccomp_role role);
 

@@ -18,6 +18,7 @@
 #include <linux/kvm.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -167,6 +168,9 @@ static const struct kv_seccomp_rule rules[] = {
      * vsock's host -> guest bytes still unread in a device end, counted
      * and peeked (virtio/vsock_state.c; SO_PEEK_OFF is a setsockopt) */
     SC_ARG(ioctl, 1, FIONREAD),
+    /* ... and RAM restored lazily from a template is loaded in full first
+     * (vmm/lazy_mem.c: lazy_mem_fill, into the registered ranges only) */
+    SC_ARG(ioctl, 1, UFFDIO_COPY),
     /* --debug: the loop's CPU time */
     SC_ALLOW(getrusage),
     /* the sandbox ends like the container's init: no core, not dumpable,

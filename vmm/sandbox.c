@@ -27,6 +27,7 @@
 #include "util/jail.h"
 #include "vmm/agent_chan.h"
 #include "vmm/ctl.h"
+#include "vmm/lazy_mem.h"
 #include "vmm/runloop.h"
 #include "vmm/template.h"
 #include "vmm/vm_boot.h"
@@ -145,10 +146,25 @@ static void on_gofer_exit(void *ctx, int fd, uint32_t events)
 	sb_stop_vm(sb, "the gofer died");
 }
 
+/* --debug: what the lazily loaded RAM has cost so far */
+static void log_lazy(struct sandbox *sb, const char *when)
+{
+	if (!sb->debug || !sb->vm || !sb->vm->lazy)
+		return;
+	struct lazy_stats st;
+	lazy_mem_stats(sb->vm->lazy, &st);
+	sb_log(sb, "debug",
+	       "lazy RAM %s: %llu fault(s) served (%llu in the gofer's mapping), %llu KiB "
+	       "loaded on demand, %llu KiB in full loads",
+	       when, (unsigned long long)st.faults, (unsigned long long)st.peer_faults,
+	       (unsigned long long)(st.bytes >> 10), (unsigned long long)(st.fill_bytes >> 10));
+}
+
 void sb_stop_vm(struct sandbox *sb, const char *why)
 {
 	if (sb->debug)
 		sb_log(sb, "debug", "stopping the VM: %s", why);
+	log_lazy(sb, "at the end");
 	vm_request_exit(sb->vm, VM_EXIT_POWEROFF, "%s", why);
 }
 
@@ -169,6 +185,7 @@ static void create_done(struct sandbox *sb, void *ctx, const struct agent_msg *r
 	timerfd_settime(sb->timer_fd, 0, &off, NULL);
 	if (sb->debug)
 		sb_log(sb, "debug", "container prepared: guest pid %" PRIu32, reply->u.pid.pid);
+	log_lazy(sb, "until the container was prepared");
 	sb_ready(sb);
 	sb_check_exits(sb); /* it may have died already */
 }
@@ -358,6 +375,7 @@ struct sandbox_opts {
 	const char *restore_dir;
 	int ready_fd;
 	bool debug;
+	bool template_copy;
 };
 
 static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
@@ -373,6 +391,7 @@ static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
 	    {"network", required_argument, NULL, 'n'},
 	    {"template", required_argument, NULL, 't'},
 	    {"restore", required_argument, NULL, 'S'},
+	    {"template-copy", no_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -411,6 +430,9 @@ static int parse_opts(int argc, char **argv, struct sandbox_opts *o)
 			break;
 		case 'S':
 			o->restore_dir = optarg;
+			break;
+		case 'C':
+			o->template_copy = true;
 			break;
 		default:
 			return -1;
@@ -456,6 +478,7 @@ static int restore_template(struct sandbox *sb, const struct vm_config *base, st
 	struct vm_config vc = *base;
 	vc.shares = shares;
 	vc.nshares = template_shares(sb->plan.shares, sb->plan.nshares, empty, shares);
+	vc.lazy_mem = !sb->template_copy;
 	struct snapshot_stats st = {0};
 	uint64_t t0 = sb_now_ms();
 	int r = template_vm_restore(sb->vm, image, &vc, &st, err);
@@ -464,10 +487,15 @@ static int restore_template(struct sandbox *sb, const struct vm_config *base, st
 				   "starting from the template (`kvbox template drop` removes it, "
 				   "--boot-mode cold boots without one)");
 	sb->restored = true;
+	if (sb->debug && st.lazy)
+		sb_log(sb, "debug", "guest RAM loaded lazily: %u range(s) of the image registered "
+				    "with userfaultfd in the VMM and the gofer", st.lazy_ranges);
+	else if (sb->debug && vc.lazy_mem)
+		sb_log(sb, "debug", "guest RAM copied (lazy loading unavailable: %s)", st.lazy_why);
 	if (sb->debug)
 		sb_log(sb, "debug",
 		       "restored from template %s in %llu ms: open %llu ms, machine and gofer "
-		       "%llu ms, memory %llu ms (%llu KiB: checked %llu ms, copied %llu ms), "
+		       "%llu ms, memory %llu ms (%llu KiB: checked %llu ms, %s %llu ms), "
 		       "KVM and devices %llu ms (state %llu bytes)",
 		       sb->template_dir, (unsigned long long)(sb_now_ms() - t0),
 		       (unsigned long long)(st.open_usec / 1000),
@@ -475,7 +503,7 @@ static int restore_template(struct sandbox *sb, const struct vm_config *base, st
 		       (unsigned long long)(st.mem_usec / 1000),
 		       (unsigned long long)(st.mem_data >> 10),
 		       (unsigned long long)(st.sum_usec / 1000),
-		       (unsigned long long)(st.copy_usec / 1000),
+		       st.lazy ? "armed lazily" : "copied", (unsigned long long)(st.copy_usec / 1000),
 		       (unsigned long long)((st.usec - st.mem_usec) / 1000),
 		       (unsigned long long)st.state_len);
 	return 0;
@@ -613,6 +641,7 @@ int cmd_sandbox(int argc, char **argv)
 	sb.bundle = o.bundle;
 	sb.console_socket = o.console_socket;
 	sb.template_dir = o.template_dir;
+	sb.template_copy = o.template_copy;
 	sb.restore_dir = o.restore_dir;
 	sb.ckpt.client = sb.ckpt.dirfd = sb.ckpt.poll_fd = -1;
 	sb.debug = o.debug;

@@ -174,6 +174,7 @@ struct sandbox {
 	} held[STREAM_COUNT];
 	unsigned nheld;
 	const char *template_dir; /* --template: start from it (vmm/template.h) */
+	bool template_copy;	  /* --template-copy: its RAM copied, not lazy */
 	bool restored;		  /* the VM came from the template: RESUME first */
 	bool debug;
 	FILE *log;

@@ -35,9 +35,13 @@
 
 #include "util/cleanup.h"
 #include "util/file.h"
+#include "vmm/lazy_mem.h"
 #include "vmm/snapshot_internal.h"
 
 #define COPY_CHUNK (1u << 20)
+/* holes of the image shorter than this are registered with their
+ * neighbours (one uffd range; its zero pages are copied as zeros) */
+#define LAZY_GAP (256u << 10)
 
 static uint64_t now_usec(void)
 {
@@ -235,11 +239,15 @@ static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, struct
 		return kv_err_sys(err, errno, "creating memory");
 	if (ftruncate(fd, (off_t)mem->total) < 0)
 		return kv_err_sys(err, errno, "sizing memory");
+	/* RAM restored lazily: what the memfd does not hold yet is the
+	 * image's, load it all first */
+	int r;
+	if (vm->lazy && (r = lazy_mem_fill(vm->lazy, err)) < 0)
+		return r;
 	cleanup_xxh XXH3_state_t *c = sum_new();
 	if (!c)
 		return kv_err_set(err, ENOMEM, "memory checksum");
 	uint64_t off = 0, data, end;
-	int r;
 	m->mem_data = 0;
 	while (next_extent(mem->fd, off, mem->total, &data, &end)) {
 		data &= ~(uint64_t)(SNAP_PAGE - 1);
@@ -296,11 +304,79 @@ static int copy_extent(int memfd, int fd, uint64_t p, uint64_t len)
 	return 0;
 }
 
+/* Copies the data extents of the memory file into the RAM memfd (or the
+ * fake RAM of a test). */
+static int copy_memory(struct vm *vm, const struct snapshot *s, const uint8_t *file,
+		       struct kv_err *err)
+{
+	const struct guest_mem *mem = &vm->mem;
+	uint64_t off = 0, data, end;
+	while (next_extent(s->memfd, off, mem->total, &data, &end)) {
+		data &= ~(uint64_t)(SNAP_PAGE - 1);
+		end = (end + SNAP_PAGE - 1) & ~(uint64_t)(SNAP_PAGE - 1);
+		if (end > mem->total)
+			end = mem->total;
+		int r;
+		if (mem->fd < 0)
+			memcpy(mem->host + data, file + data, end - data);
+		else if ((r = copy_extent(mem->fd, s->memfd, data, end - data)) < 0)
+			return kv_err_sys(err, -r,
+					  "%s/memory: copying %llu bytes at %llu into guest RAM",
+					  s->dir, (unsigned long long)(end - data),
+					  (unsigned long long)data);
+		off = end;
+	}
+	return 0;
+}
+
+/* Guest RAM loaded lazily (vmm/lazy_mem.h): the image's data ranges
+ * registered in the VMM's and the gofer's mappings.  Fails (the caller
+ * copies instead, st->lazy_why says why) where userfaultfd is missing or
+ * the gofer could not make one. */
+static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st)
+{
+	struct kv_err err = {0};
+	struct vm_p9 *p9 = &vm->virtio.p9;
+	uint64_t peer_base = 0;
+	int peer = -1, r;
+	if (p9->gofer_live && (peer = gofer_client_take_faults(&p9->gofer, &peer_base)) < 0) {
+		snprintf(st->lazy_why, sizeof(st->lazy_why),
+			 "the gofer has no userfaultfd (CAP_SYS_PTRACE?)");
+		return -EPERM;
+	}
+	struct lazy_range *ranges = calloc(LAZY_MAX_RANGES, sizeof(*ranges));
+	struct lazy_mem *l = calloc(1, sizeof(*l));
+	r = !ranges || !l ? -ENOMEM
+			  : lazy_mem_ranges(s->memfd, vm->mem.total, LAZY_GAP, ranges,
+					    LAZY_MAX_RANGES);
+	if (r < 0) {
+		snprintf(st->lazy_why, sizeof(st->lazy_why), "the image's ranges: %s",
+			 strerror(-r));
+		if (peer >= 0)
+			close(peer);
+	} else {
+		st->lazy_ranges = (unsigned)r;
+		r = lazy_mem_start(l, vm->mem.host, vm->mem.total, s->memfd, ranges, (unsigned)r,
+				   peer, peer_base, &err);
+		if (r < 0)
+			snprintf(st->lazy_why, sizeof(st->lazy_why), "%s", err.msg);
+	}
+	free(ranges);
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	vm->lazy = l;
+	st->lazy = true;
+	return 0;
+}
+
 /* Sums every non-zero page of the memory file where it lies, through a
  * read-only mapping of the file (its page cache, shared with every other
- * restore), and copies its data extents into the RAM memfd -- or, when
- * RAM is a mapping of the file (--restore-cow), copies nothing.  The sum
- * must be the manifest's before any state is set. */
+ * restore), and copies its data extents into the RAM memfd; or, when
+ * RAM is a mapping of the file (--restore-cow), copies nothing; or, with
+ * s->lazy, arms lazy loading instead of copying (copying if that cannot
+ * be had).  The sum must be the manifest's before any state is set. */
 static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st,
 			  struct kv_err *err)
 {
@@ -316,39 +392,32 @@ static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapsh
 	if (file == MAP_FAILED)
 		return kv_err_sys(err, errno, "%s/memory: mmap", s->dir);
 	uint64_t off = 0, data, end, got = 0;
-	int r = 0;
-	uint64_t tsum = 0, tcopy = 0, tx;
-	while (r == 0 && next_extent(fd, off, mem->total, &data, &end)) {
+	uint64_t tx = now_usec();
+	while (next_extent(fd, off, mem->total, &data, &end)) {
 		data &= ~(uint64_t)(SNAP_PAGE - 1);
 		end = (end + SNAP_PAGE - 1) & ~(uint64_t)(SNAP_PAGE - 1);
 		if (end > mem->total)
 			end = mem->total;
-		tx = now_usec();
 		sum_pages(c, file + data, (size_t)(end - data), data, &got);
-		tsum += now_usec() - tx;
-		tx = now_usec();
-		if (copy && mem->fd >= 0 && (r = copy_extent(mem->fd, fd, data, end - data)) < 0)
-			kv_err_sys(err, -r, "%s/memory: copying %llu bytes at %llu into guest RAM",
-				   s->dir, (unsigned long long)(end - data),
-				   (unsigned long long)data);
-		else if (copy && mem->fd < 0)
-			memcpy(mem->host + data, file + data, end - data);
-		tcopy += now_usec() - tx;
 		off = end;
 	}
-	st->sum_usec = tsum;
-	st->copy_usec = tcopy;
+	st->sum_usec = now_usec() - tx;
+	uint8_t sum[32];
+	hash_final(c, sum);
+	int r = 0;
+	if (got != m->mem_data || memcmp(sum, m->mem_sum, 32))
+		r = kv_err_set(err, EINVAL,
+			       "%s/memory: checksum mismatch (%llu bytes of data, the manifest "
+			       "says %llu): the image is corrupted",
+			       s->dir, (unsigned long long)got, (unsigned long long)m->mem_data);
+	tx = now_usec();
+	if (r == 0 && copy && !(s->lazy && mem->fd >= 0 && arm_lazy(vm, s, st) == 0))
+		r = copy_memory(vm, s, file, err);
+	st->copy_usec = now_usec() - tx;
 	if (copy)
 		munmap((void *)file, mem->total);
 	if (r < 0)
 		return r;
-	uint8_t sum[32];
-	hash_final(c, sum);
-	if (got != m->mem_data || memcmp(sum, m->mem_sum, 32))
-		return kv_err_set(err, EINVAL,
-				  "%s/memory: checksum mismatch (%llu bytes of data, the manifest "
-				  "says %llu): the image is corrupted",
-				  s->dir, (unsigned long long)got, (unsigned long long)m->mem_data);
 	st->mem_data = got;
 	return 0;
 }

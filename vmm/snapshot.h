@@ -50,6 +50,9 @@ struct snapshot_stats {
 	uint64_t mem_usec;		 /* restore: of which loading and checking memory */
 	uint64_t sum_usec, copy_usec;	 /* ... of which checking, and copying */
 	uint64_t open_usec, create_usec; /* template restore: opening, vm_create */
+	bool lazy;			 /* RAM is loaded lazily (vmm/lazy_mem.h) */
+	unsigned lazy_ranges;		 /* ... over this many ranges */
+	char lazy_why[200];		 /* asked for but copied: why */
 };
 
 /* SHA-256 and size of a file (the kernel, the agent). */
@@ -100,6 +103,9 @@ struct snapshot {
 	bool map_memory; /* set by the caller before snapshot_vm_config: RAM is
 			  * a copy-on-write mapping of DIR/memory (lazy, page
 			  * cache shared between restores) instead of a copy */
+	/* set by the caller before snapshot_restore: load RAM lazily
+	 * (vmm/lazy_mem.h) where userfaultfd allows, else copy */
+	bool lazy;
 	/* a checkpoint: who takes each restored vsock connection's host end
 	 * (set by the caller before snapshot_restore) */
 	vsock_accept_fn accept;

@@ -205,6 +205,7 @@ int template_vm_restore(struct vm *vm, const char *dir, const struct vm_config *
 		c.no_rng = !(m->machine & SNAP_MACHINE_RNG);
 		c.vsock = true;
 		c.mem_file = false;
+		s.lazy = c.lazy_mem;
 		t1 = usec_now();
 		r = vm_create(vm, &c, err);
 		st->create_usec = usec_now() - t1;

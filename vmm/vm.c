@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "boot/x86_layout.h"
+#include "vmm/lazy_mem.h"
 #include "vmm/x86_cpu.h"
 
 #define SIG_KICK SIGUSR2
@@ -418,6 +419,12 @@ void vm_destroy(struct vm *vm)
 	free(vm->cpuid);
 	vm->cpuid = NULL;
 	vm_virtio_destroy(vm);
+	/* after the gofer: a fault of its still gets served */
+	if (vm->lazy) {
+		lazy_mem_stop(vm->lazy);
+		free(vm->lazy);
+		vm->lazy = NULL;
+	}
 	uart8250_destroy(&vm->com1);
 	if (vm->fd >= 0)
 		close(vm->fd);

@@ -46,6 +46,7 @@ enum vm_exit_kind {
 };
 
 struct vm;
+struct lazy_mem;
 
 struct vcpu {
 	struct vm *vm;
@@ -79,6 +80,9 @@ struct vm_config {
 	 * snapshot's memory file, kvbox boot --restore-cow); no shares then. */
 	bool mem_file;
 	int mem_file_fd;
+	/* a template restore that may load RAM lazily (vmm/lazy_mem.h): the
+	 * gofer is started with a userfaultfd for its mapping */
+	bool lazy_mem;
 };
 
 /* What the main-thread event loop did, for --debug (vmm/runloop.c). */
@@ -104,6 +108,7 @@ struct vm {
 	struct cmos_rtc rtc;
 	struct pvpanic pvpanic;
 	struct vm_virtio virtio;
+	struct lazy_mem *lazy; /* RAM loaded lazily from an image, or NULL */
 
 	struct fd_handlers handlers; /* fds the main-thread event loop serves */
 	struct vm_loop_stats loop_stats;

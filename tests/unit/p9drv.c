@@ -137,7 +137,8 @@ int drv_rpc(struct drv *d, struct p9_msg *tx, struct p9_msg *rx)
 	i = drv_chain_part(d, i, RESP_GPA, space, d->resp_first, d->resp_split, VRING_DESC_F_WRITE,
 			   true);
 	assert_true(i <= QSIZE);
-	memset(d->ram + RESP_GPA, 0xa5, space);
+	if (!d->resp_untouched)
+		memset(d->ram + RESP_GPA, 0xa5, space);
 	drv_publish(d);
 	if (!drv_wait_used(d, 5000))
 		return -ETIMEDOUT;
@@ -321,7 +322,11 @@ void fx_gofer(struct fx *f, const char *exe)
 {
 	struct gofer_share sh[2] = {{.path = f->dir}, {.path = f->dir2, .readonly = true}};
 	struct gofer_client_config cfg = {
-	    .exe = exe ? exe : kvbox_bin(), .shares = sh, .nshares = 2, .timeout_ms = 5000};
+	    .exe = exe ? exe : kvbox_bin(),
+	    .shares = sh,
+	    .nshares = 2,
+	    .timeout_ms = 5000,
+	    .lazy_mem = f->lazy_mem};
 	struct kv_err err = {0};
 	struct virtio_p9 *devs[2] = {&f->p9, &f->p9b};
 

@@ -42,6 +42,7 @@ struct drv {
 	size_t req_split;	       /* 0: one readable descriptor */
 	size_t resp_first, resp_split; /* 0: one writable descriptor */
 	size_t resp_space;	       /* writable bytes offered */
+	bool resp_untouched;	       /* not pre-filled: the device writes it first */
 	uint16_t tag;
 	uint32_t last_used_len;
 	struct iovec resp; /* the last response: rx payload cursors point here */
@@ -72,6 +73,7 @@ struct fx {
 	struct drv drv, drvb;
 	struct gofer_client gofer;
 	bool gofer_started;
+	bool lazy_mem; /* fx_gofer starts it with --lazy-mem */
 	int kick[2], irqfd[2];
 };
 

@@ -90,10 +90,12 @@ static void test_header(void **state)
 	m.magic ^= 1;
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
 	gofer_msg_init(&m, GOFER_MSG_SHUTDOWN, 1, 0);
-	assert_int_equal(m.version, 2);
+	assert_int_equal(m.version, 3);
 	m.version = 1; /* before SAVE/LOAD */
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
-	m.version = 3;
+	m.version = 2; /* before FAULTS */
+	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
+	m.version = 4;
 	assert_int_equal(parse(&m, 0, GOFER_ACCEPT_GOFER), -EPROTO);
 	for (unsigned t = 0; t < 0x10000; t += (t < 40 ? 1 : 997)) {
 		gofer_msg_init(&m, GOFER_MSG_SHUTDOWN, 1, 0);
@@ -189,6 +191,43 @@ static void test_save_load(void **state)
 		m.mem_size = 5u << 20; /* E2BIG: the size needed; the client checks */
 		assert_int_equal(parse(&m, 0, GOFER_ACCEPT_VMM), 0);
 	}
+}
+
+/* FAULTS (gofer -> VMM, --lazy-mem): one fd, the gofer's mapping of RAM */
+static void test_faults(void **state)
+{
+	struct gofer_msg m;
+	(void)state;
+
+	/* one case per line */
+	/* clang-format off */
+	static const struct {
+		uint64_t base;
+		int32_t status;
+		uint32_t dev;
+		unsigned nfds;
+		uint32_t accept;
+		int want;
+	} cases[] = {
+	    {0x7f0000000000ULL, 0, 0, 1, GOFER_ACCEPT_VMM, 0},
+	    {0x7f0000000000ULL, 0, 0, 1, GOFER_ACCEPT_GOFER, -EPROTO}, /* the VMM's only */
+	    {0x7f0000000000ULL, 0, 0, 0, GOFER_ACCEPT_VMM, -EPROTO},   /* the fd is missing */
+	    {0x7f0000000000ULL, 0, 0, 2, GOFER_ACCEPT_VMM, -EPROTO},
+	    {0, 0, 0, 1, GOFER_ACCEPT_VMM, -EPROTO},		       /* no mapping */
+	    {0x7f0000000010ULL, 0, 0, 1, GOFER_ACCEPT_VMM, -EPROTO},   /* not a page */
+	    {0x7f0000000000ULL, -EIO, 0, 1, GOFER_ACCEPT_VMM, -EPROTO}, /* no status */
+	    {0x7f0000000000ULL, 0, 1, 1, GOFER_ACCEPT_VMM, -EPROTO},   /* no share */
+	};
+	/* clang-format on */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		gofer_msg_init(&m, GOFER_MSG_FAULTS, 0, cases[i].dev);
+		m.mem_size = cases[i].base;
+		m.status = cases[i].status;
+		if (parse(&m, cases[i].nfds, cases[i].accept) != cases[i].want)
+			fail_msg("case %zu", i);
+	}
+	assert_int_equal(gofer_msg_nfds(GOFER_MSG_FAULTS), 1);
+	assert_string_equal(gofer_msg_type_name(GOFER_MSG_FAULTS), "FAULTS");
 }
 
 static void test_status(void **state)
@@ -367,6 +406,7 @@ int main(void)
 	    cmocka_unit_test(test_direction_and_fds),
 	    cmocka_unit_test(test_status),
 	    cmocka_unit_test(test_save_load),
+	    cmocka_unit_test(test_faults),
 	    cmocka_unit_test(test_regions),
 	    cmocka_unit_test(test_random),
 	    cmocka_unit_test(test_socket),

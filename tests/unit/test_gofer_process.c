@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,6 +36,7 @@
 #include <linux/virtio_ids.h>
 
 #include "gofer/session.h"
+#include "vmm/lazy_mem.h"
 #include "util/cleanup.h"
 
 #include "p9drv.h"
@@ -91,6 +93,73 @@ static void test_gofer_exchange(void **state)
 	assert_int_equal(rx.u.rdata.count, 13);
 
 	assert_int_equal(gofer_client_stop(&f->gofer, 5000), 0);
+	free(buf);
+}
+
+/* --lazy-mem: the gofer's userfaultfd comes with MEM's answer, and a
+ * gofer whose RAM is emptied and then loaded lazily (vmm/lazy_mem.h)
+ * serves a whole session out of it: rings and buffers it touches first
+ * are faulted in by the VMM side, never seen as zeros. */
+static void test_gofer_lazy_mem(void **state)
+{
+	struct fx *f = *state;
+	struct drv *d = &f->drv;
+	struct kv_err err = {0};
+	f->lazy_mem = true;
+	fx_gofer(f, NULL);
+	if (gofer_client_set_mem(&f->gofer, &f->mem, &err))
+		fail_msg("%s", err.msg);
+	uint64_t base = 0;
+	int peer = gofer_client_take_faults(&f->gofer, &base);
+	if (peer < 0) {
+		/* no userfaultfd here: the VMM would copy instead */
+		assert_int_equal(gofer_client_stop(&f->gofer, 5000), 0);
+		skip();
+	}
+	assert_true(base != 0 && base % 4096 == 0);
+	assert_int_equal(gofer_client_take_faults(&f->gofer, &base), -1); /* once */
+	drv_probe(d, F_VERSION_1 | F_EVENT_IDX);
+	drv_session(d, "data", 0);
+	uint8_t *buf = malloc(FILE_LEN + MSIZE);
+	d->resp_space = MSIZE;
+	assert_int_equal(drv_read_all(d, buf, FILE_LEN + MSIZE), FILE_LEN);
+	/* RAM as an image, then emptied: the rings, the buffers (holding
+	 * the file from the read above) live on in the image only */
+	char path[] = "/tmp/kvbox-lazyimg-XXXXXX";
+	int img = mkstemp(path);
+	assert_true(img >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(img, RAM_SIZE), 0);
+	for (uint64_t off = 0; off < RAM_SIZE; off += 4096) {
+		static const uint8_t zero[4096];
+		if (memcmp(f->mem.host + off, zero, 4096))
+			assert_int_equal(pwrite(img, f->mem.host + off, 4096, (off_t)off), 4096);
+	}
+	assert_int_equal(fallocate(f->mem.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+				   RAM_SIZE),
+			 0);
+	struct lazy_range r[LAZY_MAX_RANGES];
+	int n = lazy_mem_ranges(img, RAM_SIZE, 64 << 10, r, LAZY_MAX_RANGES);
+	assert_true(n >= 1);
+	struct lazy_mem l;
+	if (lazy_mem_start(&l, f->mem.host, RAM_SIZE, img, r, (unsigned)n, peer, base, &err))
+		fail_msg("%s", err.msg);
+	/* the file read again through the lazily loaded rings, into buffers
+	 * the gofer writes first (their pages are the image's) */
+	memset(buf, 0, FILE_LEN);
+	d->resp_untouched = true;
+	assert_int_equal(drv_read_all(d, buf, FILE_LEN + MSIZE), FILE_LEN);
+	assert_memory_equal(buf, f->pattern, FILE_LEN);
+	struct lazy_stats st;
+	lazy_mem_stats(&l, &st);
+	assert_true(st.faults > 0);
+	if (st.peer_faults == 0)
+		fail_msg("no fault in the gofer's mapping (%llu in all)",
+			 (unsigned long long)st.faults);
+	assert_false(l.failed);
+	assert_int_equal(gofer_client_stop(&f->gofer, 5000), 0);
+	lazy_mem_stop(&l);
+	close(img);
 	free(buf);
 }
 
@@ -565,6 +634,7 @@ int main(int argc, char **argv)
 		return fake_gofer(argc, argv);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_gofer_exchange, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gofer_lazy_mem, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_reset, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_hostile_ring, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gofer_save_load, fx_setup, fx_teardown),

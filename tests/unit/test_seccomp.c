@@ -25,7 +25,7 @@
 #include "security/seccomp.h"
 
 static const enum kv_seccomp_role roles[] = {KV_SECCOMP_VCPU, KV_SECCOMP_VMM, KV_SECCOMP_GOFER,
-					     KV_SECCOMP_CLI};
+					     KV_SECCOMP_CLI, KV_SECCOMP_UFFD};
 
 static void test_every_role_compiles(void **state)
 {
@@ -47,6 +47,7 @@ static void test_every_role_compiles(void **state)
 	assert_string_equal(kv_seccomp_role_name(KV_SECCOMP_VMM), "vmm");
 	assert_string_equal(kv_seccomp_role_name(KV_SECCOMP_GOFER), "gofer");
 	assert_string_equal(kv_seccomp_role_name(KV_SECCOMP_CLI), "cli");
+	assert_string_equal(kv_seccomp_role_name(KV_SECCOMP_UFFD), "uffd");
 }
 
 /* Each rule names a syscall this kernel's x86-64 table has. */
@@ -55,7 +56,7 @@ static void test_rules_name_real_syscalls(void **state)
 	(void)state;
 	const struct kv_seccomp_policy *all[] = {&kv_seccomp_base, &kv_seccomp_vcpu,
 						 &kv_seccomp_vmm, &kv_seccomp_gofer,
-						 &kv_seccomp_cli};
+						 &kv_seccomp_cli, &kv_seccomp_uffd};
 	for (size_t p = 0; p < sizeof(all) / sizeof(all[0]); p++)
 		for (size_t i = 0; i < all[p]->nrules; i++) {
 			const struct kv_seccomp_rule *r = &all[p]->rules[i];

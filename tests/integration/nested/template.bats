@@ -102,6 +102,62 @@ probe_bundle() { # NAME HOSTNAME
 	[ "${#lines[@]}" -eq 1 ]
 }
 
+# KiB allocated in the guest RAM memfd of the sandbox PID
+ram_kib() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		case $(readlink "$fd") in
+		/memfd:kvbox-guest-ram*)
+			echo $(($(stat -L -c '%b * %B' "$fd") / 1024))
+			return
+			;;
+		esac
+	done
+	echo "no guest RAM memfd in pid $1" >&2
+	return 1
+}
+
+@test "template RAM is loaded as the guest touches it; template-copy copies it all; a checkpoint of a lazy start restores" {
+	b=$(bundle lazy sleep 1000)
+	log=$BATS_TEST_TMPDIR/log
+	k --debug --log "$log" create --bundle "$b" lz </dev/null >/dev/null 2>&1
+	run -0 k start lz
+	wait_status lz running
+	grep -q 'guest RAM loaded lazily: [0-9]* range(s) of the image registered' "$log"
+	grep -q 'restored from template .* armed lazily' "$log"
+	grep 'lazy RAM until the container was prepared' "$log" >&2
+	run -0 k exec lz sh -c 'echo exec-ok; ls /bin | wc -l'
+	[[ $output == *exec-ok* ]]
+	dir=$(sed -n 's/.*restored from template \([^ ]*\) in .*/\1/p' "$log" | head -1)
+	[ -d "$dir" ]
+	image_kib=$(du -k "$dir/image/memory" | cut -f1)
+	lazy_kib=$(ram_kib "$(k state lz | jq -r .pid)")
+	echo "image $image_kib KiB, lazily started guest RAM $lazy_kib KiB" >&2
+	[ "$lazy_kib" -lt "$image_kib" ]
+
+	# template-copy: the whole image is in RAM before the guest runs
+	k --boot-mode template-copy --debug --log "$log.c" create --bundle "$(bundle copy sleep 1000)" cp </dev/null >/dev/null 2>&1
+	grep -q 'restored from template .* copied' "$log.c"
+	! grep -q 'loaded lazily' "$log.c"
+	copy_kib=$(ram_kib "$(k state cp | jq -r .pid)")
+	echo "template-copy guest RAM $copy_kib KiB" >&2
+	[ "$copy_kib" -ge $((image_kib * 9 / 10)) ]
+	run -0 k delete --force cp
+	nothing_left cp
+
+	# a checkpoint holds the whole image, not only what was loaded
+	img=$BATS_TEST_TMPDIR/ck
+	run -0 k checkpoint --image-path "$img" lz
+	ck_kib=$(du -k "$img/memory" | cut -f1)
+	[ "$ck_kib" -ge $((image_kib * 9 / 10)) ]
+	run -0 k restore -d --image-path "$img" --bundle "$b" lz
+	wait_status lz running
+	run -0 k exec lz echo after-restore
+	[[ $output == *after-restore* ]]
+	run -0 k delete --force lz
+	nothing_left lz
+}
+
 @test "a corrupted or truncated template is one clear error and leaves nothing; dropped, the next create rebuilds it" {
 	b=$(bundle bad true)
 	run -0 k run --bundle "$b" warm
@@ -149,6 +205,6 @@ probe_bundle() { # NAME HOSTNAME
 	[[ $output == *cold-ok* ]]
 	! grep -q 'template' "$log.2"
 	run -2 k --boot-mode warm run --bundle "$b" c3
-	[[ $output == *"--boot-mode warm: expected cold or template"* ]]
+	[[ $output == *"--boot-mode warm: expected cold, template or template-copy"* ]]
 	nothing_left c3
 }

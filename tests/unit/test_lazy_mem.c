@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Guest RAM loaded lazily (vmm/lazy_mem.c), without KVM: a memfd plays
+ * guest RAM, a sparse file the image.  The test process is the VMM; a
+ * forked child plays the gofer (its own mapping of the memfd, its own
+ * userfaultfd sent over a socket as `kvbox gofer --lazy-mem` does) and
+ * touches RAM from user space and from the kernel (write(2) out of RAM,
+ * read(2) into it).  Every byte either side sees must be the image's.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vmm/lazy_mem.h"
+
+#define PG    4096u
+#define TOTAL (4u << 20)
+
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static uint8_t pattern(uint64_t off)
+{
+	return (uint8_t)(0x5a ^ (off >> 12) ^ (off * 7));
+}
+
+/* An image: data at the given pages, holes elsewhere. */
+static int make_image(const unsigned *pages, unsigned n)
+{
+	char path[] = "/tmp/kvbox-lazy-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, TOTAL), 0);
+	uint8_t buf[PG];
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t off = (uint64_t)pages[i] * PG;
+		for (unsigned k = 0; k < PG; k++)
+			buf[k] = pattern(off + k);
+		assert_int_equal(pwrite(fd, buf, PG, (off_t)off), PG);
+	}
+	return fd;
+}
+
+static bool uffd_usable(void)
+{
+	int fd = lazy_mem_uffd();
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static void test_ranges(void **state)
+{
+	(void)state;
+	/* pages 0-1, 3, 100, 101, 900 */
+	static const unsigned pages[] = {0, 1, 3, 100, 101, 900};
+	int fd = make_image(pages, 6);
+	struct lazy_range r[LAZY_MAX_RANGES];
+	off_t probe = lseek(fd, 0, SEEK_HOLE);
+	if (probe != PG * 2) {
+		/* the filesystem of /tmp reports no holes this fine */
+		close(fd);
+		skip();
+	}
+	int n = lazy_mem_ranges(fd, TOTAL, PG, r, LAZY_MAX_RANGES);
+	assert_int_equal(n, 4);
+	assert_int_equal(r[0].off, 0);
+	assert_int_equal(r[0].len, 2 * PG);
+	assert_int_equal(r[1].off, 3 * PG);
+	assert_int_equal(r[2].off, 100 * PG);
+	assert_int_equal(r[2].len, 2 * PG);
+	assert_int_equal(r[3].off, 900 * PG);
+	/* holes shorter than 2 pages merged */
+	n = lazy_mem_ranges(fd, TOTAL, 2 * PG, r, LAZY_MAX_RANGES);
+	assert_int_equal(n, 3);
+	assert_int_equal(r[0].len, 4 * PG);
+	/* at most 2: the shortest holes merged first */
+	n = lazy_mem_ranges(fd, TOTAL, PG, r, 2);
+	assert_true(n >= 1 && n <= 2);
+	assert_int_equal(r[0].off, 0);
+	assert_int_equal(r[n - 1].off + r[n - 1].len, 901 * PG);
+	/* an empty image */
+	close(fd);
+	fd = make_image(NULL, 0);
+	assert_int_equal(lazy_mem_ranges(fd, TOTAL, PG, r, LAZY_MAX_RANGES), 0);
+	close(fd);
+}
+
+static int send_fd(int sock, int fd, uint64_t v)
+{
+	char c[CMSG_SPACE(sizeof(int))];
+	struct iovec io = {&v, sizeof(v)};
+	struct msghdr m = {
+	    .msg_iov = &io, .msg_iovlen = 1, .msg_control = c, .msg_controllen = sizeof(c)};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	return sendmsg(sock, &m, 0) == (ssize_t)sizeof(v) ? 0 : -1;
+}
+
+static int recv_fd(int sock, uint64_t *v)
+{
+	char c[CMSG_SPACE(sizeof(int))];
+	struct iovec io = {v, sizeof(*v)};
+	struct msghdr m = {
+	    .msg_iov = &io, .msg_iovlen = 1, .msg_control = c, .msg_controllen = sizeof(c)};
+	if (recvmsg(sock, &m, 0) != (ssize_t)sizeof(*v))
+		return -1;
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	if (!h || h->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(h), sizeof(fd));
+	return fd;
+}
+
+static bool page_is(const uint8_t *p, uint64_t off, bool data)
+{
+	for (unsigned k = 0; k < PG; k++)
+		if (p[k] != (data ? pattern(off + k) : 0))
+			return false;
+	return true;
+}
+
+/* The gofer's part: exit status 0 when every check held. */
+static int child(int memfd, int sock)
+{
+	uint8_t *m = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	int u = lazy_mem_uffd();
+	if (m == MAP_FAILED || u < 0 || send_fd(sock, u, (uint64_t)(uintptr_t)m) < 0)
+		return 10;
+	close(u);
+	char go;
+	if (read(sock, &go, 1) != 1)
+		return 11;
+	/* the kernel reads guest RAM (a 9P read reply: pwritev from RAM) */
+	int pp[2];
+	if (pipe(pp) < 0 || write(pp[1], m + 40 * PG + 100, 64) != 64)
+		return 12;
+	uint8_t got[64];
+	if (read(pp[0], got, 64) != 64)
+		return 13;
+	for (unsigned k = 0; k < 64; k++)
+		if (got[k] != pattern(40 * PG + 100 + k))
+			return 14;
+	/* the kernel writes into guest RAM (a 9P write: preadv into it):
+	 * half a page, the rest of it must stay the image's */
+	uint8_t zeros[PG / 2] = {0};
+	if (write(pp[1], zeros, sizeof(zeros)) != (ssize_t)sizeof(zeros) ||
+	    read(pp[0], m + 60 * PG, PG / 2) != PG / 2)
+		return 15;
+	for (unsigned k = PG / 2; k < PG; k++)
+		if (m[60 * PG + k] != pattern(60 * PG + k))
+			return 16;
+	/* user space: a page of data, and a hole outside every range */
+	if (!page_is(m + 41 * PG, 41 * PG, true))
+		return 17;
+	if (!page_is(m + 700 * PG, 700 * PG, false))
+		return 18;
+	return 0;
+}
+
+static void test_vmm_and_gofer(void **state)
+{
+	(void)state;
+	if (!uffd_usable())
+		skip(); /* no userfaultfd here (not root, or kernel) */
+	unsigned pages[80];
+	for (unsigned i = 0; i < 40; i++)
+		pages[i] = 20 + i; /* 20..59 */
+	for (unsigned i = 0; i < 40; i++)
+		pages[40 + i] = 60 + i * 3; /* sparse run above */
+	int img = make_image(pages, 80);
+	unsigned fds0 = open_fds();
+	int memfd = memfd_create("ram", MFD_CLOEXEC);
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, TOTAL), 0);
+	uint8_t *host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	assert_true(host != MAP_FAILED);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(child(memfd, sv[1]));
+	}
+	close(sv[1]);
+	uint64_t peer_base = 0;
+	int peer = recv_fd(sv[0], &peer_base);
+	assert_true(peer >= 0);
+
+	struct lazy_range r[LAZY_MAX_RANGES];
+	int n = lazy_mem_ranges(img, TOTAL, 64 * 1024, r, LAZY_MAX_RANGES);
+	assert_true(n >= 1);
+	struct lazy_mem l;
+	struct kv_err err = {0};
+	int rc = lazy_mem_start(&l, host, TOTAL, img, r, (unsigned)n, peer, peer_base, &err);
+	if (rc < 0)
+		fail_msg("lazy_mem_start: %s", err.msg);
+	/* nothing loaded yet */
+	assert_int_equal(lseek(memfd, 0, SEEK_DATA), -1);
+	assert_int_equal(write(sv[0], "g", 1), 1);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* the VMM's side: a page the gofer loaded, one it did not */
+	assert_true(page_is(host + 41 * PG, 41 * PG, true));
+	assert_true(page_is(host + 99 * PG, 99 * PG, true));
+	assert_true(page_is(host + 97 * PG, 97 * PG, false)); /* a hole inside a range */
+	struct lazy_stats s;
+	lazy_mem_stats(&l, &s);
+	assert_true(s.peer_faults >= 2);
+	if (s.faults <= s.peer_faults)
+		fail_msg("faults %llu peer %llu bytes %llu", (unsigned long long)s.faults,
+			 (unsigned long long)s.peer_faults, (unsigned long long)s.bytes);
+	assert_true(s.bytes > 0 && s.bytes < (uint64_t)n * LAZY_BLOCK * 4);
+	assert_false(l.failed);
+	/* the rest, all at once (a checkpoint) */
+	assert_int_equal(lazy_mem_fill(&l, &err), 0);
+	lazy_mem_stats(&l, &s);
+	assert_true(s.fill_bytes > 0);
+	for (unsigned i = 0; i < 80; i++) {
+		uint64_t off = (uint64_t)pages[i] * PG;
+		if (pages[i] == 60)
+			continue; /* half overwritten by the gofer */
+		uint8_t buf[PG];
+		assert_int_equal(pread(memfd, buf, PG, (off_t)off), PG);
+		if (!page_is(buf, off, true))
+			fail_msg("page %u is not the image's", pages[i]);
+	}
+	lazy_mem_stop(&l);
+	munmap(host, TOTAL);
+	close(memfd);
+	close(sv[0]);
+	assert_int_equal(open_fds(), fds0);
+	close(img);
+}
+
+static void test_bad_ranges_leave_nothing(void **state)
+{
+	(void)state;
+	if (!uffd_usable())
+		skip();
+	static const unsigned pages[] = {1};
+	int img = make_image(pages, 1);
+	int memfd = memfd_create("ram", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(memfd, TOTAL), 0);
+	uint8_t *host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	unsigned fds0 = open_fds();
+	struct lazy_mem l;
+	struct kv_err err = {0};
+	static const struct lazy_range outside[] = {{TOTAL - PG, 2 * PG}};
+	static const struct lazy_range unaligned[] = {{100, PG}};
+	static const struct lazy_range overlap[] = {{0, 2 * PG}, {PG, PG}};
+	int peer = lazy_mem_uffd(); /* taken on failure too */
+	assert_int_equal(lazy_mem_start(&l, host, TOTAL, img, outside, 1, peer, 0, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "range 0"));
+	assert_int_equal(lazy_mem_start(&l, host, TOTAL, img, unaligned, 1, -1, 0, &err), -EINVAL);
+	assert_int_equal(lazy_mem_start(&l, host, TOTAL, img, overlap, 2, -1, 0, &err), -EINVAL);
+	assert_int_equal(open_fds(), fds0);
+	/* RAM is untouched and not registered: plain zero fill */
+	assert_int_equal(host[PG], 0);
+	munmap(host, TOTAL);
+	close(memfd);
+	close(img);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ranges),
+	    cmocka_unit_test(test_vmm_and_gofer),
+	    cmocka_unit_test(test_bad_ranges_leave_nothing),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Guest RAM loaded lazily from a snapshot's memory file; see vmm/lazy_mem.h. */
+#include "vmm/lazy_mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "security/seccomp.h"
+#include "util/cleanup.h"
+
+#define PAGE 4096u
+#define MSGS 16
+
+int lazy_mem_uffd(void)
+{
+#ifdef SYS_userfaultfd
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+#else
+	return -ENOSYS;
+#endif
+}
+
+/* ---- the image's ranges ---- */
+
+static unsigned merge(struct lazy_range *r, unsigned n, uint64_t gap)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (k && r[i].off - (r[k - 1].off + r[k - 1].len) < gap) {
+			r[k - 1].len = r[i].off + r[i].len - r[k - 1].off;
+			continue;
+		}
+		r[k++] = r[i];
+	}
+	return k;
+}
+
+int lazy_mem_ranges(int fd, uint64_t total, uint64_t gap, struct lazy_range *out, unsigned max)
+{
+	size_t cap = 64, n = 0;
+	cleanup_free struct lazy_range *r = malloc(cap * sizeof(*r));
+	if (!r || max == 0)
+		return -ENOMEM;
+	uint64_t off = 0;
+	while (off < total) {
+		off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+		if (d < 0) {
+			if (errno == ENXIO)
+				break;
+			return -errno;
+		}
+		off_t h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			return -errno;
+		uint64_t s = (uint64_t)d & ~(uint64_t)(PAGE - 1);
+		uint64_t e = ((uint64_t)h + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		if (e > total)
+			e = total;
+		if (s >= e)
+			break;
+		if (n == cap) {
+			struct lazy_range *nr = realloc(r, 2 * cap * sizeof(*r));
+			if (!nr)
+				return -ENOMEM;
+			r = nr;
+			cap *= 2;
+		}
+		if (n && s <= r[n - 1].off + r[n - 1].len)
+			r[n - 1].len = e - r[n - 1].off;
+		else
+			r[n++] = (struct lazy_range){s, e - s};
+		off = e;
+	}
+	n = merge(r, (unsigned)n, gap);
+	for (uint64_t g = gap ? gap : PAGE; n > max; g *= 2)
+		n = merge(r, (unsigned)n, g);
+	memcpy(out, r, n * sizeof(*r));
+	return (int)n;
+}
+
+/* ---- filling ---- */
+
+static const struct lazy_range *find_range(const struct lazy_mem *l, uint64_t off)
+{
+	unsigned lo = 0, hi = l->nranges;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		const struct lazy_range *r = &l->ranges[mid];
+		if (off < r->off)
+			hi = mid;
+		else if (off >= r->off + r->len)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+/* Copies [s, e) of the image into RAM, page by page past any page that is
+ * there already.  *gap is set when some page was (its waiters were not
+ * woken by our copy).  Returns 0 or -errno. */
+static int copy_range(struct lazy_mem *l, uint64_t s, uint64_t e, bool *gap,
+		      _Atomic uint64_t *count)
+{
+	uint64_t p = s;
+	while (p < e) {
+		struct uffdio_copy c = {.dst = (uint64_t)(uintptr_t)(l->host + p),
+					.src = (uint64_t)(uintptr_t)(l->src + p),
+					.len = e - p};
+		if (ioctl(l->uffd, UFFDIO_COPY, &c) == 0) {
+			*count += e - p;
+			return 0;
+		}
+		int e2 = errno;
+		if (c.copy > 0) {
+			*count += (uint64_t)c.copy;
+			p += (uint64_t)c.copy;
+			continue;
+		}
+		if (e2 == EEXIST) {
+			*gap = true;
+			p += PAGE;
+		} else if (e2 != EAGAIN && e2 != EINTR) {
+			return -e2;
+		}
+	}
+	return 0;
+}
+
+static void wake(int uffd, uint64_t start, uint64_t len)
+{
+	struct uffdio_range w = {.start = start, .len = len};
+	(void)ioctl(uffd, UFFDIO_WAKE, &w);
+}
+
+static void fail(struct lazy_mem *l, int e, uint64_t off)
+{
+	if (l->failed)
+		return;
+	l->failed = true;
+	snprintf(l->why, sizeof(l->why), "loading guest RAM at %#llx from the image: %s",
+		 (unsigned long long)off, strerror(e));
+	char line[200];
+	int n = snprintf(line, sizeof(line), "kvbox: %s\n", l->why);
+	(void)!write(2, line, (size_t)n);
+}
+
+/* A fault at `addr` of the VMM's (peer false) or the gofer's mapping. */
+static void serve(struct lazy_mem *l, uint64_t addr, bool peer)
+{
+	uint64_t base = peer ? l->peer_base : (uint64_t)(uintptr_t)l->host;
+	if (addr < base || addr - base >= l->total)
+		return fail(l, EFAULT, addr);
+	uint64_t off = (addr - base) & ~(uint64_t)(PAGE - 1);
+	const struct lazy_range *r = find_range(l, off);
+	if (!r)
+		return fail(l, ERANGE, off);
+	uint64_t s = off & ~(uint64_t)(LAZY_BLOCK - 1), e = s + LAZY_BLOCK;
+	if (s < r->off)
+		s = r->off;
+	if (e > r->off + r->len)
+		e = r->off + r->len;
+	bool gap = false;
+	/* counted first: the toucher may look as soon as the copy wakes it */
+	l->faults++;
+	if (peer)
+		l->peer_faults++;
+	int rc = copy_range(l, s, e, &gap, &l->bytes);
+	if (rc < 0)
+		return fail(l, -rc, off);
+	if (peer) {
+		wake(l->peer_uffd, l->peer_base + s, e - s);
+	} else if (gap) {
+		wake(l->uffd, (uint64_t)(uintptr_t)l->host + s, e - s);
+	}
+}
+
+static void drain(struct lazy_mem *l, int fd, bool peer)
+{
+	struct uffd_msg m[MSGS];
+	for (;;) {
+		ssize_t n = read(fd, m, sizeof(m));
+		if (n <= 0)
+			return;
+		for (size_t i = 0; i < (size_t)n / sizeof(m[0]); i++)
+			if (m[i].event == UFFD_EVENT_PAGEFAULT)
+				serve(l, m[i].arg.pagefault.address, peer);
+	}
+}
+
+struct start_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int state; /* 0 waiting, 1 filtered, < 0 -errno */
+	struct kv_err err;
+};
+
+struct thread_arg {
+	struct lazy_mem *l;
+	struct start_gate *gate;
+};
+
+static void *handler(void *p)
+{
+	struct thread_arg *a = p;
+	struct lazy_mem *l = a->l;
+	struct start_gate *g = a->gate;
+	prctl(PR_SET_NAME, "kvbox-uffd");
+	struct kv_err err = {0};
+	int r = kv_seccomp_install(KV_SECCOMP_UFFD, &err);
+	pthread_mutex_lock(&g->lock);
+	g->state = r < 0 ? r : 1;
+	if (r < 0)
+		g->err = err;
+	pthread_cond_signal(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	if (r < 0)
+		return NULL;
+	/* g is the starter's: not touched from here on */
+	for (;;) {
+		struct pollfd f[3] = {{.fd = l->stop_fd, .events = POLLIN},
+				      {.fd = l->uffd, .events = POLLIN},
+				      {.fd = l->peer_uffd, .events = POLLIN}};
+		if (poll(f, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(l, errno, 0);
+			return NULL;
+		}
+		if (f[0].revents)
+			return NULL;
+		if (f[1].revents & POLLIN)
+			drain(l, l->uffd, false);
+		if (f[2].revents & POLLIN)
+			drain(l, l->peer_uffd, true);
+		if (f[2].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			/* the gofer is gone: nothing more to serve there */
+			close(l->peer_uffd);
+			l->peer_uffd = -1;
+		}
+	}
+}
+
+static int api(int fd, struct kv_err *err, const char *who)
+{
+	struct uffdio_api a = {.api = UFFD_API, .features = UFFD_FEATURE_MISSING_SHMEM};
+	if (ioctl(fd, UFFDIO_API, &a) < 0)
+		return kv_err_sys(err, errno, "userfaultfd (%s): UFFDIO_API", who);
+	if (!(a.ioctls & (1ull << _UFFDIO_REGISTER)))
+		return kv_err_set(err, EOPNOTSUPP, "userfaultfd (%s): no UFFDIO_REGISTER", who);
+	return 0;
+}
+
+static int register_all(int fd, uint64_t base, const struct lazy_range *r, unsigned n,
+			bool need_copy, struct kv_err *err, const char *who)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct uffdio_register reg = {.range = {.start = base + r[i].off, .len = r[i].len},
+					      .mode = UFFDIO_REGISTER_MODE_MISSING};
+		if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
+			return kv_err_sys(err, errno, "userfaultfd (%s): registering %#llx+%#llx",
+					  who, (unsigned long long)r[i].off,
+					  (unsigned long long)r[i].len);
+		if (need_copy && !(reg.ioctls & (1ull << _UFFDIO_COPY)))
+			return kv_err_set(err, EOPNOTSUPP, "userfaultfd (%s): no UFFDIO_COPY", who);
+	}
+	return 0;
+}
+
+static void unregister_all(int fd, uint64_t base, const struct lazy_range *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct uffdio_range u = {.start = base + r[i].off, .len = r[i].len};
+		(void)ioctl(fd, UFFDIO_UNREGISTER, &u);
+	}
+}
+
+int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_fd,
+		   const struct lazy_range *ranges, unsigned nranges, int peer_uffd,
+		   uint64_t peer_base, struct kv_err *err)
+{
+	memset(l, 0, sizeof(*l));
+	l->uffd = l->stop_fd = -1;
+	l->peer_uffd = peer_uffd;
+	l->host = host;
+	l->total = total;
+	l->peer_base = peer_base;
+	int r = 0;
+	if (nranges > LAZY_MAX_RANGES)
+		r = kv_err_set(err, E2BIG, "lazy memory: %u ranges", nranges);
+	for (unsigned i = 0; r == 0 && i < nranges; i++)
+		if (ranges[i].off % PAGE || ranges[i].len % PAGE || !ranges[i].len ||
+		    ranges[i].off > total || ranges[i].len > total - ranges[i].off ||
+		    (i && ranges[i].off < ranges[i - 1].off + ranges[i - 1].len))
+			r = kv_err_set(err, EINVAL, "lazy memory: range %u is not inside RAM", i);
+	if (r == 0) {
+		memcpy(l->ranges, ranges, nranges * sizeof(*ranges));
+		l->nranges = nranges;
+		l->src = mmap(NULL, total, PROT_READ, MAP_SHARED, image_fd, 0);
+		if (l->src == MAP_FAILED) {
+			l->src = NULL;
+			r = kv_err_sys(err, errno, "lazy memory: mapping the image");
+		}
+	}
+	if (r == 0 && (l->uffd = lazy_mem_uffd()) < 0)
+		r = kv_err_sys(err, -l->uffd, "userfaultfd");
+	if (r == 0 && (l->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0)
+		r = kv_err_sys(err, errno, "lazy memory: eventfd");
+	if (r == 0)
+		r = api(l->uffd, err, "VMM");
+	if (r == 0 && peer_uffd >= 0)
+		r = api(peer_uffd, err, "gofer");
+	if (r == 0)
+		r = register_all(l->uffd, (uint64_t)(uintptr_t)host, ranges, nranges, true, err,
+				 "VMM");
+	if (r == 0 && peer_uffd >= 0)
+		r = register_all(peer_uffd, peer_base, ranges, nranges, false, err, "gofer");
+	struct start_gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+	struct thread_arg a = {l, &g};
+	if (r == 0) {
+		r = -pthread_create(&l->thread, NULL, handler, &a);
+		if (r < 0)
+			kv_err_sys(err, -r, "lazy memory: starting its thread");
+	}
+	if (r == 0) {
+		pthread_mutex_lock(&g.lock);
+		while (g.state == 0)
+			pthread_cond_wait(&g.cond, &g.lock);
+		pthread_mutex_unlock(&g.lock);
+		if (g.state < 0) {
+			pthread_join(l->thread, NULL);
+			*err = g.err;
+			r = g.state;
+		} else {
+			l->running = true;
+		}
+	}
+	if (r < 0) {
+		/* registered ranges of a closed uffd are dropped with it; the
+		 * peer's fd is ours to close too */
+		if (l->uffd >= 0)
+			unregister_all(l->uffd, (uint64_t)(uintptr_t)host, ranges, nranges);
+		if (peer_uffd >= 0)
+			unregister_all(peer_uffd, peer_base, ranges, nranges);
+		lazy_mem_stop(l);
+	}
+	return r;
+}
+
+int lazy_mem_fill(struct lazy_mem *l, struct kv_err *err)
+{
+	for (unsigned i = 0; i < l->nranges; i++) {
+		const struct lazy_range *r = &l->ranges[i];
+		bool gap = false;
+		int rc = copy_range(l, r->off, r->off + r->len, &gap, &l->fill_bytes);
+		if (rc < 0)
+			return kv_err_sys(err, -rc, "loading guest RAM at %#llx from the image",
+					  (unsigned long long)r->off);
+	}
+	if (l->failed)
+		return kv_err_set(err, EIO, "%s", l->why);
+	return 0;
+}
+
+void lazy_mem_stats(const struct lazy_mem *l, struct lazy_stats *st)
+{
+	st->faults = l->faults;
+	st->peer_faults = l->peer_faults;
+	st->bytes = l->bytes;
+	st->fill_bytes = l->fill_bytes;
+}
+
+void lazy_mem_stop(struct lazy_mem *l)
+{
+	if (l->running) {
+		uint64_t one = 1;
+		(void)!write(l->stop_fd, &one, sizeof(one));
+		pthread_join(l->thread, NULL);
+		l->running = false;
+	}
+	if (l->stop_fd >= 0)
+		close(l->stop_fd);
+	if (l->uffd >= 0)
+		close(l->uffd);
+	if (l->peer_uffd >= 0)
+		close(l->peer_uffd);
+	if (l->src)
+		munmap((void *)l->src, l->total);
+	l->src = NULL;
+	l->stop_fd = l->uffd = l->peer_uffd = -1;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Guest RAM loaded lazily from a snapshot's memory file (a template
+ * restore: docs/architecture.md, "Templates").
+ *
+ * RAM stays the sandbox's memfd, mapped by the VMM and by the gofer (which
+ * reads and writes 9P data straight into it), but it starts empty: the
+ * image's data ranges are registered with userfaultfd (MISSING mode) in
+ * both mappings, and the first touch of a page there -- by a vCPU through
+ * KVM, by a device model, by the kernel on the VMM's or the gofer's
+ * behalf (a read(2) into guest RAM) -- parks the toucher until a handler
+ * thread has copied the block around it from the image's page cache into
+ * the memfd (UFFDIO_COPY through the VMM's mapping; a fault in the
+ * gofer's mapping is then woken with UFFDIO_WAKE on the gofer's fd: the
+ * page is in the shared memfd now).  Pages outside the image's ranges
+ * were zero in the image and are left to the kernel's ordinary zero fill.
+ * The guest's RAM then holds only what it touched, not the whole image,
+ * and the image's pages are read from one page cache shared by every
+ * restore of the template.
+ *
+ * The handler thread ("kvbox-uffd") only reads the image's read-only
+ * mapping and calls the three uffd ioctls; it never touches guest RAM, so
+ * it cannot fault on itself.  It loads its own seccomp filter
+ * (KV_SECCOMP_UFFD).  lazy_mem_fill() completes the load (a checkpoint of
+ * the machine saves what the memfd holds).
+ *
+ * userfaultfd(2) needs CAP_SYS_PTRACE for faults taken in the kernel
+ * (vm.unprivileged_userfaultfd is 0): the fds are made before the jails.
+ * Where it is missing, the caller copies RAM as before.
+ */
+#ifndef KVBOX_VMM_LAZY_MEM_H
+#define KVBOX_VMM_LAZY_MEM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define LAZY_MAX_RANGES 256
+#define LAZY_BLOCK	(64u << 10) /* bytes filled per fault, aligned */
+
+struct lazy_range {
+	uint64_t off, len; /* memfd offsets, page-aligned */
+};
+
+struct lazy_stats {
+	uint64_t faults;      /* faults served (VMM and gofer) */
+	uint64_t peer_faults; /* ... of which in the gofer's mapping */
+	uint64_t bytes;	      /* bytes copied into RAM by the handler */
+	uint64_t fill_bytes;  /* ... and by lazy_mem_fill */
+};
+
+struct lazy_mem {
+	int uffd;	    /* the VMM's mapping */
+	int peer_uffd;	    /* the gofer's mapping, or -1 */
+	uint8_t *host;	    /* the VMM's mapping of the memfd */
+	uint64_t peer_base; /* the gofer's mapping of it (its address space) */
+	uint64_t total;	    /* bytes of RAM */
+	const uint8_t *src; /* read-only mapping of the image's memory file */
+	struct lazy_range ranges[LAZY_MAX_RANGES];
+	unsigned nranges;
+	int stop_fd; /* eventfd: the thread ends */
+	pthread_t thread;
+	bool running;
+	bool failed;   /* the handler met an error it could not serve */
+	char why[160]; /* ... what it was */
+	_Atomic uint64_t faults, peer_faults, bytes, fill_bytes;
+};
+
+/* The image's data ranges (SEEK_DATA/SEEK_HOLE over fd, `total` bytes),
+ * page-aligned, with holes shorter than `gap` merged, at most
+ * LAZY_MAX_RANGES (the shortest holes merged first).  Returns the count,
+ * or -errno. */
+int lazy_mem_ranges(int fd, uint64_t total, uint64_t gap, struct lazy_range *out, unsigned max);
+
+/* A userfaultfd for the calling process's mappings (O_CLOEXEC |
+ * O_NONBLOCK), or -errno (ENOSYS, EPERM without CAP_SYS_PTRACE). */
+int lazy_mem_uffd(void);
+
+/*
+ * Arms lazy loading: host (total bytes, the VMM's memfd mapping) is
+ * registered over `ranges`; if peer_uffd >= 0 the gofer's mapping at
+ * peer_base is registered with it over the same ranges (the fd is taken
+ * in every case); src is the image's memory file (an fd, mapped read-only
+ * here); the handler thread is started.  On failure nothing is
+ * registered, the fds are closed, and the caller copies instead.
+ */
+int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_fd,
+		   const struct lazy_range *ranges, unsigned nranges, int peer_uffd,
+		   uint64_t peer_base, struct kv_err *err);
+
+/* Copies every page of the ranges not loaded yet (any thread). */
+int lazy_mem_fill(struct lazy_mem *l, struct kv_err *err);
+
+void lazy_mem_stats(const struct lazy_mem *l, struct lazy_stats *st);
+
+/* Ends the thread and closes everything (a parked toucher is woken and
+ * falls back to the kernel's zero fill: only at teardown). */
+void lazy_mem_stop(struct lazy_mem *l);
+
+#endif
