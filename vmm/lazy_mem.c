@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "security/seccomp.h"
+#include "util/caps.h"
 #include "util/cleanup.h"
 
 #define PAGE 4096u
@@ -219,7 +220,13 @@ static void *handler(void *p)
 	struct start_gate *g = a->gate;
 	prctl(PR_SET_NAME, "kvbox-uffd");
 	struct kv_err err = {0};
-	int r = kv_seccomp_install(KV_SECCOMP_UFFD, &err);
+	/* capabilities are per thread: this one keeps none (the sandbox's
+	 * jail drops the main thread's later) */
+	int r = caps_clear_ambient(&err);
+	if (r == 0)
+		r = caps_set(0, 0, 0, &err);
+	if (r == 0)
+		r = kv_seccomp_install(KV_SECCOMP_UFFD, &err);
 	pthread_mutex_lock(&g->lock);
 	g->state = r < 0 ? r : 1;
 	if (r < 0)

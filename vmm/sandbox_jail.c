@@ -163,10 +163,16 @@ int sb_jail(struct sandbox *sb, struct kv_err *err)
 	if (sb->status_fd < 0)
 		return kv_err_sys(err, errno, "jail: /proc/self/status");
 	long threads = sb_status_value(sb->status_fd, "Threads");
-	if (threads != 1)
+	/* ... but for a template's lazy-RAM thread, which must serve faults
+	 * from the restore on: it dropped every capability of its own and
+	 * runs under a filter with no call that takes a path or makes an fd
+	 * (security/seccomp_uffd.c), so the namespace and root it keeps are
+	 * of no use to it */
+	long allowed = 1 + (sb->vm && sb->vm->lazy ? 1 : 0);
+	if (threads != allowed)
 		return kv_err_set(err, EBUSY,
-				  "jail: %ld threads run; the jail is entered with one only",
-				  threads);
+				  "jail: %ld threads run; the jail is entered with %ld only",
+				  threads, allowed);
 	uint64_t keep = sb->net.nlinks ? 1ull << CAP_NET_ADMIN : 0;
 	int r;
 	if ((r = cloexec_all(sb, err)) || (r = jail_mount_ns(err)))

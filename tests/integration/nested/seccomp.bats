@@ -53,6 +53,10 @@ selftest() {
 	selftest gofer "gofer did not start: killed by signal 31 (Bad system call)"
 }
 
+@test "uffd: a forbidden call on the lazy-RAM thread of a template start kills the sandbox with SIGSYS" {
+	selftest uffd "the sandbox died of signal 31 (Bad system call) while starting"
+}
+
 @test "a running container: every sandbox thread (vCPUs, loop, relays) and the gofer are filtered" {
 	local b pid gofer s n=0 vcpus=0
 	b=$(bundle run sh -c 'echo up; sleep 60')
