@@ -153,6 +153,10 @@ static void fail(struct lazy_mem *l, int e, uint64_t off)
 	l->failed = true;
 	snprintf(l->why, sizeof(l->why), "loading guest RAM at %#llx from the image: %s",
 		 (unsigned long long)off, strerror(e));
+	if (l->on_fail) {
+		l->on_fail(l->fail_ctx, l->why);
+		return;
+	}
 	char line[200];
 	int n = snprintf(line, sizeof(line), "kvbox: %s\n", l->why);
 	(void)!write(2, line, (size_t)n);

@@ -64,7 +64,13 @@ struct lazy_mem {
 	int stop_fd; /* eventfd: the thread ends */
 	pthread_t thread;
 	bool running;
-	bool failed;   /* the handler met an error it could not serve */
+	bool failed; /* the handler met an error it could not serve */
+	/* called once, on the handler thread, when it fails (the VM cannot
+	 * go on: something is parked on a page that will not come); set
+	 * after lazy_mem_start, before anything can fault; NULL: a line on
+	 * stderr */
+	void (*on_fail)(void *ctx, const char *why);
+	void *fail_ctx;
 	char why[160]; /* ... what it was */
 	_Atomic uint64_t faults, peer_faults, bytes, fill_bytes;
 };

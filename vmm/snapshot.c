@@ -320,13 +320,19 @@ static int copy_memory(struct vm *vm, const struct snapshot *s, const uint8_t *f
 		if (mem->fd < 0)
 			memcpy(mem->host + data, file + data, end - data);
 		else if ((r = copy_extent(mem->fd, s->memfd, data, end - data)) < 0)
-			return kv_err_sys(err, -r,
-					  "%s/memory: copying %llu bytes at %llu into guest RAM",
-					  s->dir, (unsigned long long)(end - data),
-					  (unsigned long long)data);
+			return kv_err_sys(
+			    err, -r, "%s/memory: copying %llu bytes at %llu into guest RAM", s->dir,
+			    (unsigned long long)(end - data), (unsigned long long)data);
 		off = end;
 	}
 	return 0;
+}
+
+/* The lazy-RAM thread could not load a page: the machine cannot go on
+ * (something waits for that page), it ends with the reason. */
+static void lazy_failed(void *ctx, const char *why)
+{
+	vm_request_exit(ctx, VM_EXIT_ERROR, "%s", why);
 }
 
 /* Guest RAM loaded lazily (vmm/lazy_mem.h): the image's data ranges
@@ -346,9 +352,9 @@ static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_sta
 	}
 	struct lazy_range *ranges = calloc(LAZY_MAX_RANGES, sizeof(*ranges));
 	struct lazy_mem *l = calloc(1, sizeof(*l));
-	r = !ranges || !l ? -ENOMEM
-			  : lazy_mem_ranges(s->memfd, vm->mem.total, LAZY_GAP, ranges,
-					    LAZY_MAX_RANGES);
+	r = !ranges || !l
+		? -ENOMEM
+		: lazy_mem_ranges(s->memfd, vm->mem.total, LAZY_GAP, ranges, LAZY_MAX_RANGES);
 	if (r < 0) {
 		snprintf(st->lazy_why, sizeof(st->lazy_why), "the image's ranges: %s",
 			 strerror(-r));
@@ -366,6 +372,8 @@ static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_sta
 		free(l);
 		return r;
 	}
+	l->on_fail = lazy_failed;
+	l->fail_ctx = vm;
 	vm->lazy = l;
 	st->lazy = true;
 	return 0;
