@@ -185,6 +185,9 @@ static void serve(struct lazy_mem *l, uint64_t addr, bool peer)
 	int rc = copy_range(l, s, e, &gap, &l->bytes);
 	if (rc < 0)
 		return fail(l, -rc, off);
+	/* the image's pages stay in the page cache, not in our mapping:
+	 * they are not this sandbox's memory */
+	(void)madvise((void *)(uintptr_t)(l->src + s), e - s, MADV_DONTNEED);
 	if (peer) {
 		wake(l->peer_uffd, l->peer_base + s, e - s);
 	} else if (gap) {
@@ -379,6 +382,7 @@ int lazy_mem_fill(struct lazy_mem *l, struct kv_err *err)
 		if (rc < 0)
 			return kv_err_sys(err, -rc, "loading guest RAM at %#llx from the image",
 					  (unsigned long long)r->off);
+		(void)madvise((void *)(uintptr_t)(l->src + r->off), r->len, MADV_DONTNEED);
 	}
 	if (l->failed)
 		return kv_err_set(err, EIO, "%s", l->why);
