@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "security/seccomp.h"
@@ -195,6 +196,13 @@ static void serve(struct lazy_mem *l, uint64_t addr, bool peer)
 	}
 }
 
+static uint64_t usec_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
 static void drain(struct lazy_mem *l, int fd, bool peer)
 {
 	struct uffd_msg m[MSGS];
@@ -202,9 +210,11 @@ static void drain(struct lazy_mem *l, int fd, bool peer)
 		ssize_t n = read(fd, m, sizeof(m));
 		if (n <= 0)
 			return;
+		uint64_t t0 = usec_now();
 		for (size_t i = 0; i < (size_t)n / sizeof(m[0]); i++)
 			if (m[i].event == UFFD_EVENT_PAGEFAULT)
 				serve(l, m[i].arg.pagefault.address, peer);
+		l->serve_usec += usec_now() - t0;
 	}
 }
 
@@ -395,6 +405,7 @@ void lazy_mem_stats(const struct lazy_mem *l, struct lazy_stats *st)
 	st->peer_faults = l->peer_faults;
 	st->bytes = l->bytes;
 	st->fill_bytes = l->fill_bytes;
+	st->serve_usec = l->serve_usec;
 }
 
 void lazy_mem_stop(struct lazy_mem *l)

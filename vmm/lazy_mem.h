@@ -50,6 +50,7 @@ struct lazy_stats {
 	uint64_t peer_faults; /* ... of which in the gofer's mapping */
 	uint64_t bytes;	      /* bytes copied into RAM by the handler */
 	uint64_t fill_bytes;  /* ... and by lazy_mem_fill */
+	uint64_t serve_usec;  /* the handler's time in faults (copy + wake) */
 };
 
 struct lazy_mem {
@@ -72,7 +73,7 @@ struct lazy_mem {
 	void (*on_fail)(void *ctx, const char *why);
 	void *fail_ctx;
 	char why[160]; /* ... what it was */
-	_Atomic uint64_t faults, peer_faults, bytes, fill_bytes;
+	_Atomic uint64_t faults, peer_faults, bytes, fill_bytes, serve_usec;
 };
 
 /* The image's data ranges (SEEK_DATA/SEEK_HOLE over fd, `total` bytes),

@@ -154,10 +154,11 @@ static void log_lazy(struct sandbox *sb, const char *when)
 	struct lazy_stats st;
 	lazy_mem_stats(sb->vm->lazy, &st);
 	sb_log(sb, "debug",
-	       "lazy RAM %s: %llu fault(s) served (%llu in the gofer's mapping), %llu KiB "
-	       "loaded on demand, %llu KiB in full loads",
+	       "lazy RAM %s: %llu fault(s) served (%llu in the gofer's mapping) in %llu ms, "
+	       "%llu KiB loaded on demand, %llu KiB in full loads",
 	       when, (unsigned long long)st.faults, (unsigned long long)st.peer_faults,
-	       (unsigned long long)(st.bytes >> 10), (unsigned long long)(st.fill_bytes >> 10));
+	       (unsigned long long)(st.serve_usec / 1000), (unsigned long long)(st.bytes >> 10),
+	       (unsigned long long)(st.fill_bytes >> 10));
 }
 
 void sb_stop_vm(struct sandbox *sb, const char *why)
@@ -488,8 +489,10 @@ static int restore_template(struct sandbox *sb, const struct vm_config *base, st
 				   "--boot-mode cold boots without one)");
 	sb->restored = true;
 	if (sb->debug && st.lazy)
-		sb_log(sb, "debug", "guest RAM loaded lazily: %u range(s) of the image registered "
-				    "with userfaultfd in the VMM and the gofer", st.lazy_ranges);
+		sb_log(sb, "debug",
+		       "guest RAM loaded lazily: %u range(s) of the image registered "
+		       "with userfaultfd in the VMM and the gofer",
+		       st.lazy_ranges);
 	else if (sb->debug && vc.lazy_mem)
 		sb_log(sb, "debug", "guest RAM copied (lazy loading unavailable: %s)", st.lazy_why);
 	if (sb->debug)
@@ -503,7 +506,8 @@ static int restore_template(struct sandbox *sb, const struct vm_config *base, st
 		       (unsigned long long)(st.mem_usec / 1000),
 		       (unsigned long long)(st.mem_data >> 10),
 		       (unsigned long long)(st.sum_usec / 1000),
-		       st.lazy ? "armed lazily" : "copied", (unsigned long long)(st.copy_usec / 1000),
+		       st.lazy ? "armed lazily" : "copied",
+		       (unsigned long long)(st.copy_usec / 1000),
 		       (unsigned long long)((st.usec - st.mem_usec) / 1000),
 		       (unsigned long long)st.state_len);
 	return 0;
