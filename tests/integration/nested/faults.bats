@@ -169,8 +169,10 @@ settled() {
 			;;
 		esac
 		if [ "$point" = booting ]; then
-			# the VM is being built or boots (create waits 10+ s for it under TCG)
-			sleep 2
+			# the VM is being built or boots: a cold create takes ~3 s on
+			# a quiet nested host (once 10+ s under load), so not 2 s
+			# more: create had already returned in one run
+			sleep 0.5
 			[ "$(k state "$id" | jq -r .status)" = creating ]
 		fi
 		[ "$point" != sandbox-stopped ] || kill -STOP "$sb"
