@@ -26,19 +26,10 @@
 
 #include "vmm/lazy_mem.h"
 
+#include "test_fds.h"
+
 #define PG    4096u
 #define TOTAL (4u << 20)
-
-static unsigned open_fds(void)
-{
-	unsigned n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static uint8_t pattern(uint64_t off)
 {

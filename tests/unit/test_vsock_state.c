@@ -21,23 +21,13 @@
 
 #include "util/cleanup.h"
 
+#include "test_fds.h"
 #include "test_vsock_guest.h"
 
 #define HOST_PORT  1234u
 #define AGENT_PORT 1024u
 
 /* ---- checkpoint / restore ---- */
-
-static unsigned open_fds(void)
-{
-	unsigned n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 /* The device's connection (white box: what a checkpoint sees). */
 static struct vsock_conn *dev_conn(struct guest *g, uint32_t gport, uint32_t hport)
