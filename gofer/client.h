@@ -46,11 +46,11 @@ struct gofer_client {
 	pthread_mutex_t lock;
 	uint32_t seq;
 	unsigned nshares;
-	bool dead;	 /* no more requests: the gofer exited or was killed */
-	int timeout_ms;	 /* per request */
-	int exit_status; /* wait status once reaped */
-	bool lazy_mem;	 /* started with --lazy-mem: a FAULTS may come */
-	int fault_fd;	 /* the gofer's userfaultfd (FAULTS), or -1 */
+	bool dead;	     /* no more requests: the gofer exited or was killed */
+	int timeout_ms;	     /* per request */
+	int exit_status;     /* wait status once reaped */
+	bool lazy_mem;	     /* started with --lazy-mem: a FAULTS may come */
+	int fault_fd;	     /* the gofer's userfaultfd (FAULTS), or -1 */
 	uint64_t fault_base; /* where the gofer mapped guest RAM */
 	struct gofer_client_dev devs[GOFER_MAX_SHARES];
 };

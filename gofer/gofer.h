@@ -42,8 +42,7 @@ struct gofer_opts {
 	unsigned nshares;
 	int share_fds[GOFER_MAX_SHARES]; /* opened share dirs (O_PATH), or -1 */
 	int proc_fd;			 /* /proc/self/fd (O_PATH), or -1 */
-	int uffd; /* --lazy-mem: a userfaultfd made before the jail, for the
-		   * VMM (FAULTS after MEM), or -1 */
+	int uffd;			 /* --lazy-mem: for the VMM (FAULTS), or -1 */
 	bool no_openat2;		 /* tests */
 };
 

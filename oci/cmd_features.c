@@ -101,11 +101,11 @@ static json_t *kvbox_section(void)
 	}
 	const char *dev = getenv("KVBOX_KVM_DEVICE");
 	const char *bm = getenv("KVBOX_BOOT_MODE");
-	const char *def = bm && (!strcmp(bm, "cold") || !strcmp(bm, "template-copy")) ? bm
-										       : "template";
+	const char *def =
+	    bm && (!strcmp(bm, "cold") || !strcmp(bm, "template-copy")) ? bm : "template";
 	json_t *boot = json_pack("{s:[s,s,s], s:s, s:s, s:i}", "modes", "cold", "template",
-				 "template-copy", "default", def, "templateDir",
-				 template_root(), "templateShares", TEMPLATE_SHARES);
+				 "template-copy", "default", def, "templateDir", template_root(),
+				 "templateShares", TEMPLATE_SHARES);
 	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:o, s:o}, s:{s:[s,s], s:s}, s:o}",
 			 "version", KVBOX_VERSION, "commit", KVBOX_COMMIT, "kvm", "flavour",
 			 kvm_flavour_name(kvm_detect_flavour()), "device",

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+/* clang-format off */
 static const struct kv_seccomp_policy *const policies[] = {
     [KV_SECCOMP_VCPU] = &kv_seccomp_vcpu,
     [KV_SECCOMP_VMM] = &kv_seccomp_vmm,
@@ -22,6 +23,7 @@ static const struct kv_seccomp_policy *const policies[] = {
     [KV_SECCOMP_CLI] = &kv_seccomp_cli,
     [KV_SECCOMP_UFFD] = &kv_seccomp_uffd,
 };
+/* clang-format on */
 
 const char *kv_seccomp_role_name(enum kv_seccomp_role role)
 {

@@ -38,11 +38,10 @@ static void gofer_ready(void *ctx, int fd, uint32_t events)
 static int start_gofer(struct vm *vm, struct kv_err *err)
 {
 	struct vm_p9 *p = &vm->virtio.p9;
-	struct gofer_client_config cfg = {
-	    .exe = vm->cfg.gofer_exe,
-	    .shares = vm->cfg.shares,
-	    .nshares = vm->cfg.nshares,
-	    .lazy_mem = vm->cfg.lazy_mem};
+	struct gofer_client_config cfg = {.exe = vm->cfg.gofer_exe,
+					  .shares = vm->cfg.shares,
+					  .nshares = vm->cfg.nshares,
+					  .lazy_mem = vm->cfg.lazy_mem};
 	int r = gofer_client_start(&p->gofer, &cfg, err);
 	if (r < 0)
 		return r;

@@ -157,8 +157,8 @@ void vm_net_ready(void *ctx, int fd, uint32_t events)
 static int net_wire(struct vm *vm, unsigned i, struct vm_virtio_slot *s, struct kv_err *err)
 {
 	struct virtio_net *n = vm->virtio.net[i];
-	int r = fd_handlers_add(&vm->handlers, virtio_net_fd(n), EPOLLIN, vm_net_ready, n,
-				s->name, err);
+	int r = fd_handlers_add(&vm->handlers, virtio_net_fd(n), EPOLLIN, vm_net_ready, n, s->name,
+				err);
 	if (r < 0)
 		return r;
 	vm->virtio.net_watched[i] = true;

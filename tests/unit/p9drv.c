@@ -321,12 +321,11 @@ const char *kvbox_bin(void)
 void fx_gofer(struct fx *f, const char *exe)
 {
 	struct gofer_share sh[2] = {{.path = f->dir}, {.path = f->dir2, .readonly = true}};
-	struct gofer_client_config cfg = {
-	    .exe = exe ? exe : kvbox_bin(),
-	    .shares = sh,
-	    .nshares = 2,
-	    .timeout_ms = 5000,
-	    .lazy_mem = f->lazy_mem};
+	struct gofer_client_config cfg = {.exe = exe ? exe : kvbox_bin(),
+					  .shares = sh,
+					  .nshares = 2,
+					  .timeout_ms = 5000,
+					  .lazy_mem = f->lazy_mem};
 	struct kv_err err = {0};
 	struct virtio_p9 *devs[2] = {&f->p9, &f->p9b};
 

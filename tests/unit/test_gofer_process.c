@@ -135,9 +135,8 @@ static void test_gofer_lazy_mem(void **state)
 		if (memcmp(f->mem.host + off, zero, 4096))
 			assert_int_equal(pwrite(img, f->mem.host + off, 4096, (off_t)off), 4096);
 	}
-	assert_int_equal(fallocate(f->mem.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-				   RAM_SIZE),
-			 0);
+	assert_int_equal(
+	    fallocate(f->mem.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, RAM_SIZE), 0);
 	struct lazy_range r[LAZY_MAX_RANGES];
 	int n = lazy_mem_ranges(img, RAM_SIZE, 64 << 10, r, LAZY_MAX_RANGES);
 	assert_true(n >= 1);

@@ -55,8 +55,8 @@ static void test_rules_name_real_syscalls(void **state)
 {
 	(void)state;
 	const struct kv_seccomp_policy *all[] = {&kv_seccomp_base, &kv_seccomp_vcpu,
-						 &kv_seccomp_vmm, &kv_seccomp_gofer,
-						 &kv_seccomp_cli, &kv_seccomp_uffd};
+						 &kv_seccomp_vmm,  &kv_seccomp_gofer,
+						 &kv_seccomp_cli,  &kv_seccomp_uffd};
 	for (size_t p = 0; p < sizeof(all) / sizeof(all[0]); p++)
 		for (size_t i = 0; i < all[p]->nrules; i++) {
 			const struct kv_seccomp_rule *r = &all[p]->rules[i];
