@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "gofer/gofer.h"
 #include "security/seccomp.h"
 #include "util/cleanup.h"
 #include "util/jail.h"
+#include "vmm/lazy_mem.h"
 #include "virtio/p9.h"
 
 int gofer_share_parse(char *spec, struct gofer_share *out, struct kv_err *err)
@@ -163,15 +163,6 @@ static int open_dirs(struct gofer_opts *o, struct kv_err *err)
 	return 0;
 }
 
-static int lazy_uffd(void)
-{
-#ifdef SYS_userfaultfd
-	return (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-#else
-	return -1;
-#endif
-}
-
 static void close_dirs(struct gofer_opts *o)
 {
 	for (unsigned i = 0; i < o->nshares; i++)
@@ -200,8 +191,8 @@ int cmd_gofer(int argc, char **argv)
 	if ((r = close_other_fds(o.ctl, &err)) == 0 && (r = open_dirs(&o, &err)) == 0) {
 		/* with CAP_SYS_PTRACE, before the jail (faults taken in the
 		 * kernel need it); without one the VMM copies RAM instead */
-		if (a.lazy_mem)
-			o.uffd = lazy_uffd();
+		if (a.lazy_mem && (o.uffd = lazy_mem_uffd()) < 0)
+			o.uffd = -1;
 		r = gofer_jail(&o, (pid_t)a.parent, &err);
 	}
 	if (r == 0)

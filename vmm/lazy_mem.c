@@ -269,11 +269,6 @@ static void *handler(void *p)
 			drain(l, l->uffd, false);
 		if (f[2].revents & POLLIN)
 			drain(l, l->peer_uffd, true);
-		if (f[2].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			/* the gofer is gone: nothing more to serve there */
-			close(l->peer_uffd);
-			l->peer_uffd = -1;
-		}
 	}
 }
 
