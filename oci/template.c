@@ -64,10 +64,10 @@ int template_key(const struct template_params *p, char key[TEMPLATE_KEY_LEN + 1]
 		return r;
 	sandbox_cmdline(cmdline, sizeof(cmdline), false);
 	int n = snprintf(text, sizeof(text),
-			 "kvbox %s\nkernel %s\nagent %s\nmemory %" PRIu64
+			 "kvbox %s\nformat %u\nkernel %s\nagent %s\nmemory %" PRIu64
 			 "\ncpus %u\nshares %u\ncmdline %s\nkvm %s\n",
-			 KVBOX_VERSION, kernel, agent, p->mem_bytes, p->ncpus, TEMPLATE_SHARES,
-			 cmdline, kvm_flavour_name(kvm_detect_flavour()));
+			 KVBOX_VERSION, SNAP_FORMAT_VERSION, kernel, agent, p->mem_bytes, p->ncpus,
+			 TEMPLATE_SHARES, cmdline, kvm_flavour_name(kvm_detect_flavour()));
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return kv_err_set(err, ENAMETOOLONG, "template key: paths too long");
 	/* a name, not a secret: XXH3 (OpenSSL's first digest costs ~0.1 s of

@@ -2,6 +2,7 @@
 /* Guest RAM loaded lazily from a snapshot's memory file; see vmm/lazy_mem.h. */
 #include "vmm/lazy_mem.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -16,6 +17,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "security/seccomp.h"
 #include "util/caps.h"
@@ -49,47 +52,54 @@ static unsigned merge(struct lazy_range *r, unsigned n, uint64_t gap)
 	return k;
 }
 
-int lazy_mem_ranges(int fd, uint64_t total, uint64_t gap, struct lazy_range *out, unsigned max)
+/* Merges holes shorter than gap, then longer ones until at most max
+ * ranges are left, into out. */
+static int merge_to(struct lazy_range *r, unsigned n, uint64_t gap, struct lazy_range *out,
+		    unsigned max)
 {
-	size_t cap = 64, n = 0;
-	cleanup_free struct lazy_range *r = malloc(cap * sizeof(*r));
-	if (!r || max == 0)
-		return -ENOMEM;
-	uint64_t off = 0;
-	while (off < total) {
-		off_t d = lseek(fd, (off_t)off, SEEK_DATA);
-		if (d < 0) {
-			if (errno == ENXIO)
-				break;
-			return -errno;
-		}
-		off_t h = lseek(fd, d, SEEK_HOLE);
-		if (h < 0)
-			return -errno;
-		uint64_t s = (uint64_t)d & ~(uint64_t)(PAGE - 1);
-		uint64_t e = ((uint64_t)h + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-		if (e > total)
-			e = total;
-		if (s >= e)
-			break;
-		if (n == cap) {
-			struct lazy_range *nr = realloc(r, 2 * cap * sizeof(*r));
-			if (!nr)
-				return -ENOMEM;
-			r = nr;
-			cap *= 2;
-		}
-		if (n && s <= r[n - 1].off + r[n - 1].len)
-			r[n - 1].len = e - r[n - 1].off;
-		else
-			r[n++] = (struct lazy_range){s, e - s};
-		off = e;
-	}
-	n = merge(r, (unsigned)n, gap);
+	n = merge(r, n, gap);
 	for (uint64_t g = gap ? gap : PAGE; n > max; g *= 2)
-		n = merge(r, (unsigned)n, g);
+		n = merge(r, n, g);
 	memcpy(out, r, n * sizeof(*r));
 	return (int)n;
+}
+
+/* XXH3-64 of len zero bytes (len <= LAZY_BLOCK) */
+static uint64_t zero_sum(uint64_t len)
+{
+	static const uint8_t zeros[LAZY_BLOCK];
+	return XXH3_64bits(zeros, (size_t)len);
+}
+
+/* block b's sum as the image stores it (le64) */
+static uint64_t sum_at(const uint8_t *sums, uint64_t b)
+{
+	uint64_t v;
+	memcpy(&v, sums + 8 * b, 8);
+	return le64toh(v);
+}
+
+int lazy_mem_ranges_sums(const uint8_t *sums, uint64_t total, uint64_t gap, struct lazy_range *out,
+			 unsigned max)
+{
+	uint64_t nblk = (total + LAZY_BLOCK - 1) / LAZY_BLOCK, full = zero_sum(LAZY_BLOCK);
+	size_t n = 0;
+	if (max == 0 || total % PAGE)
+		return -EINVAL;
+	/* at most one range per two blocks */
+	cleanup_free struct lazy_range *r = malloc((nblk / 2 + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (uint64_t b = 0; b < nblk; b++) {
+		uint64_t s = b * LAZY_BLOCK, len = total - s < LAZY_BLOCK ? total - s : LAZY_BLOCK;
+		if (sum_at(sums, b) == (len == LAZY_BLOCK ? full : zero_sum(len)))
+			continue;
+		if (n && s == r[n - 1].off + r[n - 1].len)
+			r[n - 1].len += len;
+		else
+			r[n++] = (struct lazy_range){s, len};
+	}
+	return merge_to(r, (unsigned)n, gap, out, max);
 }
 
 /* ---- filling ---- */
@@ -108,6 +118,33 @@ static const struct lazy_range *find_range(const struct lazy_mem *l, uint64_t of
 			return r;
 	}
 	return NULL;
+}
+
+/* The image's block holding off, [*bs, *be). */
+static void block_of(const struct lazy_mem *l, uint64_t off, uint64_t *bs, uint64_t *be)
+{
+	*bs = off & ~(uint64_t)(LAZY_BLOCK - 1);
+	*be = l->total - *bs < LAZY_BLOCK ? l->total : *bs + LAZY_BLOCK;
+}
+
+/* The image's block holding off has its sum (always, without sums). */
+static bool block_ok(const struct lazy_mem *l, uint64_t off)
+{
+	uint64_t bs, be;
+	if (!l->sums)
+		return true;
+	block_of(l, off, &bs, &be);
+	return XXH3_64bits(l->src + bs, (size_t)(be - bs)) == l->sums[bs / LAZY_BLOCK];
+}
+
+/* The image's block holding off was read through our mapping (to check
+ * it) and copied: its pages stay in the page cache, not in our mapping
+ * (they are not this sandbox's memory). */
+static void drop_src(const struct lazy_mem *l, uint64_t off)
+{
+	uint64_t bs, be;
+	block_of(l, off, &bs, &be);
+	(void)madvise((void *)(uintptr_t)(l->src + bs), be - bs, MADV_DONTNEED);
 }
 
 /* Copies [s, e) of the image into RAM, page by page past any page that is
@@ -147,26 +184,50 @@ static void wake(int uffd, uint64_t start, uint64_t len)
 	(void)ioctl(uffd, UFFDIO_WAKE, &w);
 }
 
+static void unregister_all(int fd, uint64_t base, const struct lazy_range *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct uffdio_range u = {.start = base + r[i].off, .len = r[i].len};
+		(void)ioctl(fd, UFFDIO_UNREGISTER, &u);
+	}
+}
+
 static void fail(struct lazy_mem *l, int e, uint64_t off)
 {
 	if (l->failed)
-		return;
-	l->failed = true;
-	snprintf(l->why, sizeof(l->why), "loading guest RAM at %#llx from the image: %s",
-		 (unsigned long long)off, strerror(e));
+		return; /* only this thread sets it */
+	const char *sep = l->name[0] ? ": " : "";
+	if (e == EBADMSG)
+		snprintf(l->why, sizeof(l->why),
+			 "%s%sguest RAM at %#llx: the image's memory block there fails its "
+			 "checksum (the image is corrupted)",
+			 l->name, sep, (unsigned long long)off);
+	else
+		snprintf(l->why, sizeof(l->why),
+			 "%s%sloading guest RAM at %#llx from the image: %s", l->name, sep,
+			 (unsigned long long)off, strerror(e));
+	__atomic_store_n(&l->failed, true, __ATOMIC_RELEASE); /* why is whole */
 	if (l->on_fail) {
 		l->on_fail(l->fail_ctx, l->why);
-		return;
+	} else {
+		char line[600];
+		int n = snprintf(line, sizeof(line), "kvbox: %s\n", l->why);
+		(void)!write(2, line, (size_t)n);
 	}
-	char line[200];
-	int n = snprintf(line, sizeof(line), "kvbox: %s\n", l->why);
-	(void)!write(2, line, (size_t)n);
+	/* nothing more is loaded; whoever waits in the VMM (a vCPU that
+	 * on_fail stopped, a device model) is woken by unregistering and
+	 * ends in zero fill: only on the way down.  A toucher in the gofer
+	 * stays parked until the gofer is killed (it would write zeros into
+	 * a file otherwise). */
+	unregister_all(l->uffd, (uint64_t)(uintptr_t)l->host, l->ranges, l->nranges);
 }
 
 /* A fault at `addr` of the VMM's (peer false) or the gofer's mapping. */
 static void serve(struct lazy_mem *l, uint64_t addr, bool peer)
 {
 	uint64_t base = peer ? l->peer_base : (uint64_t)(uintptr_t)l->host;
+	if (l->failed)
+		return;
 	if (addr < base || addr - base >= l->total)
 		return fail(l, EFAULT, addr);
 	uint64_t off = (addr - base) & ~(uint64_t)(PAGE - 1);
@@ -183,12 +244,12 @@ static void serve(struct lazy_mem *l, uint64_t addr, bool peer)
 	l->faults++;
 	if (peer)
 		l->peer_faults++;
+	if (!block_ok(l, off))
+		return fail(l, EBADMSG, off);
 	int rc = copy_range(l, s, e, &gap, &l->bytes);
 	if (rc < 0)
 		return fail(l, -rc, off);
-	/* the image's pages stay in the page cache, not in our mapping:
-	 * they are not this sandbox's memory */
-	(void)madvise((void *)(uintptr_t)(l->src + s), e - s, MADV_DONTNEED);
+	drop_src(l, off);
 	if (peer) {
 		wake(l->peer_uffd, l->peer_base + s, e - s);
 	} else if (gap) {
@@ -298,17 +359,9 @@ static int register_all(int fd, uint64_t base, const struct lazy_range *r, unsig
 	return 0;
 }
 
-static void unregister_all(int fd, uint64_t base, const struct lazy_range *r, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		struct uffdio_range u = {.start = base + r[i].off, .len = r[i].len};
-		(void)ioctl(fd, UFFDIO_UNREGISTER, &u);
-	}
-}
-
 int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_fd,
-		   const struct lazy_range *ranges, unsigned nranges, int peer_uffd,
-		   uint64_t peer_base, struct kv_err *err)
+		   const uint8_t *sums, const struct lazy_range *ranges, unsigned nranges,
+		   int peer_uffd, uint64_t peer_base, struct kv_err *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->uffd = l->stop_fd = -1;
@@ -324,6 +377,15 @@ int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_
 		    ranges[i].off > total || ranges[i].len > total - ranges[i].off ||
 		    (i && ranges[i].off < ranges[i - 1].off + ranges[i - 1].len))
 			r = kv_err_set(err, EINVAL, "lazy memory: range %u is not inside RAM", i);
+	uint64_t nblk = (total + LAZY_BLOCK - 1) / LAZY_BLOCK;
+	if (r == 0 && sums) {
+		uint64_t *sv = malloc(nblk * sizeof(*sv));
+		if (!sv)
+			r = kv_err_set(err, ENOMEM, "lazy memory: block sums");
+		for (uint64_t b = 0; sv && b < nblk; b++)
+			sv[b] = sum_at(sums, b);
+		l->sums = sv;
+	}
 	if (r == 0) {
 		memcpy(l->ranges, ranges, nranges * sizeof(*ranges));
 		l->nranges = nranges;
@@ -382,16 +444,36 @@ int lazy_mem_fill(struct lazy_mem *l, struct kv_err *err)
 {
 	for (unsigned i = 0; i < l->nranges; i++) {
 		const struct lazy_range *r = &l->ranges[i];
-		bool gap = false;
-		int rc = copy_range(l, r->off, r->off + r->len, &gap, &l->fill_bytes);
-		if (rc < 0)
-			return kv_err_sys(err, -rc, "loading guest RAM at %#llx from the image",
-					  (unsigned long long)r->off);
-		(void)madvise((void *)(uintptr_t)(l->src + r->off), r->len, MADV_DONTNEED);
+		for (uint64_t s = r->off, end = r->off + r->len; s < end;) {
+			uint64_t bs, be;
+			block_of(l, s, &bs, &be);
+			if (be > end)
+				be = end;
+			bool gap = false;
+			if (!block_ok(l, s))
+				return kv_err_set(
+				    err, EBADMSG,
+				    "guest RAM at %#llx: the image's memory block "
+				    "there fails its checksum (the image is corrupted)",
+				    (unsigned long long)s);
+			int rc = copy_range(l, s, be, &gap, &l->fill_bytes);
+			if (rc < 0)
+				return kv_err_sys(err, -rc,
+						  "loading guest RAM at %#llx from the image",
+						  (unsigned long long)s);
+			drop_src(l, s);
+			s = be;
+		}
 	}
-	if (l->failed)
-		return kv_err_set(err, EIO, "%s", l->why);
+	const char *why = lazy_mem_failed(l);
+	if (why)
+		return kv_err_set(err, EIO, "%s", why);
 	return 0;
+}
+
+const char *lazy_mem_failed(const struct lazy_mem *l)
+{
+	return __atomic_load_n(&l->failed, __ATOMIC_ACQUIRE) ? l->why : NULL;
 }
 
 void lazy_mem_stats(const struct lazy_mem *l, struct lazy_stats *st)
@@ -419,6 +501,8 @@ void lazy_mem_stop(struct lazy_mem *l)
 		close(l->peer_uffd);
 	if (l->src)
 		munmap((void *)l->src, l->total);
+	free(l->sums);
+	l->sums = NULL;
 	l->src = NULL;
 	l->stop_fd = l->uffd = l->peer_uffd = -1;
 }

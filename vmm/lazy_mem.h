@@ -60,27 +60,34 @@ struct lazy_mem {
 	uint64_t peer_base; /* the gofer's mapping of it (its address space) */
 	uint64_t total;	    /* bytes of RAM */
 	const uint8_t *src; /* read-only mapping of the image's memory file */
+	uint64_t *sums;	    /* its block sums (host order), or NULL: unchecked */
 	struct lazy_range ranges[LAZY_MAX_RANGES];
 	unsigned nranges;
 	int stop_fd; /* eventfd: the thread ends */
 	pthread_t thread;
 	bool running;
-	bool failed; /* the handler met an error it could not serve */
+	/* the handler met an error it could not serve (set by it, with
+	 * release ordering after `why`: read it with lazy_mem_failed) */
+	bool failed;
 	/* called once, on the handler thread, when it fails (the VM cannot
 	 * go on: something is parked on a page that will not come); set
 	 * after lazy_mem_start, before anything can fault; NULL: a line on
 	 * stderr */
 	void (*on_fail)(void *ctx, const char *why);
 	void *fail_ctx;
-	char why[160]; /* ... what it was */
+	char why[512];	/* ... what it was */
+	char name[256]; /* the image, for messages (set by the caller, or "") */
 	_Atomic uint64_t faults, peer_faults, bytes, fill_bytes, serve_usec;
 };
 
-/* The image's data ranges (SEEK_DATA/SEEK_HOLE over fd, `total` bytes),
- * page-aligned, with holes shorter than `gap` merged, at most
+/* The image's data ranges, from its block sums (SNAP_SEC_MEMSUMS as
+ * stored: le64 XXH3-64 of each LAZY_BLOCK): the blocks whose sum is not
+ * that of zeros, with holes shorter than `gap` merged, at most
  * LAZY_MAX_RANGES (the shortest holes merged first).  Returns the count,
- * or -errno. */
-int lazy_mem_ranges(int fd, uint64_t total, uint64_t gap, struct lazy_range *out, unsigned max);
+ * or -errno.  A block the file no longer holds (a hole where data was) is
+ * still registered, and fails its check when loaded. */
+int lazy_mem_ranges_sums(const uint8_t *sums, uint64_t total, uint64_t gap, struct lazy_range *out,
+			 unsigned max);
 
 /* A userfaultfd for the calling process's mappings (O_CLOEXEC |
  * O_NONBLOCK), or -errno (ENOSYS, EPERM without CAP_SYS_PTRACE). */
@@ -91,17 +98,24 @@ int lazy_mem_uffd(void);
  * registered over `ranges`; if peer_uffd >= 0 the gofer's mapping at
  * peer_base is registered with it over the same ranges (the fd is taken
  * in every case); src is the image's memory file (an fd, mapped read-only
- * here); the handler thread is started.  On failure nothing is
+ * here); sums, if not NULL, its block sums as the image stores them (le64
+ * XXH3-64 per LAZY_BLOCK, copied): each block is checked before it is
+ * loaded, and a block that fails ends the VM (on_fail) rather than give
+ * the guest a wrong page; the handler thread is started.  On failure nothing is
  * registered, the fds are closed, and the caller copies instead.
  */
 int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_fd,
-		   const struct lazy_range *ranges, unsigned nranges, int peer_uffd,
-		   uint64_t peer_base, struct kv_err *err);
+		   const uint8_t *sums, const struct lazy_range *ranges, unsigned nranges,
+		   int peer_uffd, uint64_t peer_base, struct kv_err *err);
 
-/* Copies every page of the ranges not loaded yet (any thread). */
+/* Copies every page of the ranges not loaded yet (any thread), each
+ * block checked first. */
 int lazy_mem_fill(struct lazy_mem *l, struct kv_err *err);
 
 void lazy_mem_stats(const struct lazy_mem *l, struct lazy_stats *st);
+
+/* The handler's failure (l->why), or NULL while it has none. */
+const char *lazy_mem_failed(const struct lazy_mem *l);
 
 /* Ends the thread and closes everything (a parked toucher is woken and
  * falls back to the kernel's zero fill: only at teardown). */

@@ -42,6 +42,7 @@
 /* holes of the image shorter than this are registered with their
  * neighbours (one uffd range; its zero pages are copied as zeros) */
 #define LAZY_GAP (256u << 10)
+_Static_assert(LAZY_BLOCK == SNAP_SUM_BLOCK, "a fault loads one checked block");
 
 static uint64_t now_usec(void)
 {
@@ -230,7 +231,50 @@ static bool next_extent(int fd, uint64_t off, uint64_t total, uint64_t *data, ui
 	return *data < total;
 }
 
-static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, struct kv_err *err)
+/* SNAP_SEC_MEMSUMS of RAM as the memory file now holds it: XXH3-64 of
+ * each SNAP_SUM_BLOCK.  The memfd's holes are hashed as zeros from a zero
+ * page, never read through the mapping (that would allocate them). */
+static uint8_t *sum_blocks(const struct guest_mem *mem, size_t *len)
+{
+	static const uint8_t zero[SNAP_PAGE];
+	uint64_t nblk = snap_sum_blocks(mem->total);
+	*len = SNAP_MEMSUMS_HDR + 8 * nblk;
+	uint8_t *out = calloc(1, *len);
+	cleanup_xxh XXH3_state_t *c = XXH3_createState();
+	if (!out || !c) {
+		free(out);
+		return NULL;
+	}
+	uint32_t bsz = htole32(SNAP_SUM_BLOCK);
+	memcpy(out, &bsz, sizeof(bsz));
+	for (uint64_t b = 0; b < nblk; b++) {
+		uint64_t s = b * SNAP_SUM_BLOCK, e = s + SNAP_SUM_BLOCK, p = s, d, h;
+		if (e > mem->total)
+			e = mem->total;
+		XXH3_64bits_reset(c);
+		while (p < e) {
+			/* [d, h): the next data, page-aligned, inside [p, e) */
+			if (!next_extent(mem->fd, p, e, &d, &h))
+				d = h = e;
+			d &= ~(uint64_t)(SNAP_PAGE - 1);
+			h = (h + SNAP_PAGE - 1) & ~(uint64_t)(SNAP_PAGE - 1);
+			d = d < p ? p : d;
+			h = h > e ? e : h;
+			for (; p < d; p += SNAP_PAGE)
+				XXH3_64bits_update(c, zero, SNAP_PAGE);
+			if (h > p) {
+				XXH3_64bits_update(c, mem->host + p, h - p);
+				p = h;
+			}
+		}
+		uint64_t v = htole64(XXH3_64bits_digest(c));
+		memcpy(out + SNAP_MEMSUMS_HDR + 8 * b, &v, 8);
+	}
+	return out;
+}
+
+static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, uint8_t **sums,
+		       size_t *sums_len, struct kv_err *err)
 {
 	const struct guest_mem *mem = &vm->mem;
 	cleanup_close int fd =
@@ -267,6 +311,8 @@ static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, struct
 		off = end;
 	}
 	hash_final(c, m->mem_sum);
+	if (!(*sums = sum_blocks(mem, sums_len)))
+		return kv_err_set(err, ENOMEM, "memory block sums");
 	if (fsync(fd) < 0)
 		return kv_err_sys(err, errno, "syncing memory");
 	return 0;
@@ -329,10 +375,14 @@ static int copy_memory(struct vm *vm, const struct snapshot *s, const uint8_t *f
 }
 
 /* The lazy-RAM thread could not load a page: the machine cannot go on
- * (something waits for that page), it ends with the reason. */
+ * (something waits for that page), it ends with the reason.  Its vCPUs
+ * are stopped before lazy_mem wakes whoever waits (they leave KVM_RUN
+ * with the kick pending: the guest never runs on the zero page the wait
+ * ends with). */
 static void lazy_failed(void *ctx, const char *why)
 {
 	vm_request_exit(ctx, VM_EXIT_ERROR, "%s", why);
+	vm_halt_vcpus(ctx);
 }
 
 /* Guest RAM loaded lazily (vmm/lazy_mem.h): the image's data ranges
@@ -352,9 +402,10 @@ static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_sta
 	}
 	struct lazy_range *ranges = calloc(LAZY_MAX_RANGES, sizeof(*ranges));
 	struct lazy_mem *l = calloc(1, sizeof(*l));
+	const uint8_t *sums = snap_find(s->img, SNAP_SEC_MEMSUMS, 0)->data + SNAP_MEMSUMS_HDR;
 	r = !ranges || !l
 		? -ENOMEM
-		: lazy_mem_ranges(s->memfd, vm->mem.total, LAZY_GAP, ranges, LAZY_MAX_RANGES);
+		: lazy_mem_ranges_sums(sums, vm->mem.total, LAZY_GAP, ranges, LAZY_MAX_RANGES);
 	if (r < 0) {
 		snprintf(st->lazy_why, sizeof(st->lazy_why), "the image's ranges: %s",
 			 strerror(-r));
@@ -362,8 +413,8 @@ static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_sta
 			close(peer);
 	} else {
 		st->lazy_ranges = (unsigned)r;
-		r = lazy_mem_start(l, vm->mem.host, vm->mem.total, s->memfd, ranges, (unsigned)r,
-				   peer, peer_base, &err);
+		r = lazy_mem_start(l, vm->mem.host, vm->mem.total, s->memfd, sums, ranges,
+				   (unsigned)r, peer, peer_base, &err);
 		if (r < 0)
 			snprintf(st->lazy_why, sizeof(st->lazy_why), "%s", err.msg);
 	}
@@ -374,17 +425,19 @@ static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_sta
 	}
 	l->on_fail = lazy_failed;
 	l->fail_ctx = vm;
+	snprintf(l->name, sizeof(l->name), "%s/memory", s->dir);
 	vm->lazy = l;
 	st->lazy = true;
 	return 0;
 }
 
-/* Sums every non-zero page of the memory file where it lies, through a
- * read-only mapping of the file (its page cache, shared with every other
- * restore), and copies its data extents into the RAM memfd; or, when
- * RAM is a mapping of the file (--restore-cow), copies nothing; or, with
- * s->lazy, arms lazy loading instead of copying (copying if that cannot
- * be had).  The sum must be the manifest's before any state is set. */
+/* With s->lazy, arms lazy loading (vmm/lazy_mem.h: each block checked
+ * against SNAP_SEC_MEMSUMS as it is loaded).  Otherwise, or where that
+ * cannot be had: sums every non-zero page of the memory file where it
+ * lies, through a read-only mapping of the file (its page cache, shared
+ * with every other restore), and copies its data extents into the RAM
+ * memfd; or, when RAM is a mapping of the file (--restore-cow), copies
+ * nothing.  The sum must be the manifest's before any state is set. */
 static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st,
 			  struct kv_err *err)
 {
@@ -395,12 +448,20 @@ static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapsh
 	cleanup_xxh XXH3_state_t *c = sum_new();
 	if (!c || !mem->host)
 		return kv_err_set(err, ENOMEM, "restoring memory");
+	uint64_t tx = now_usec();
+	/* lazily: nothing is read now, each block is checked against its
+	 * sum as it is loaded (a block that fails ends the VM, never a wrong
+	 * page); where that cannot be had, checked whole and copied */
+	if (copy && s->lazy && mem->fd >= 0 && arm_lazy(vm, s, st) == 0) {
+		st->copy_usec = now_usec() - tx;
+		st->mem_data = m->mem_data;
+		return 0;
+	}
 	const uint8_t *file =
 	    copy ? mmap(NULL, mem->total, PROT_READ, MAP_PRIVATE, fd, 0) : mem->host;
 	if (file == MAP_FAILED)
 		return kv_err_sys(err, errno, "%s/memory: mmap", s->dir);
 	uint64_t off = 0, data, end, got = 0;
-	uint64_t tx = now_usec();
 	while (next_extent(fd, off, mem->total, &data, &end)) {
 		data &= ~(uint64_t)(SNAP_PAGE - 1);
 		end = (end + SNAP_PAGE - 1) & ~(uint64_t)(SNAP_PAGE - 1);
@@ -419,7 +480,7 @@ static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapsh
 			       "says %llu): the image is corrupted",
 			       s->dir, (unsigned long long)got, (unsigned long long)m->mem_data);
 	tx = now_usec();
-	if (r == 0 && copy && !(s->lazy && mem->fd >= 0 && arm_lazy(vm, s, st) == 0))
+	if (r == 0 && copy)
 		r = copy_memory(vm, s, file, err);
 	st->copy_usec = now_usec() - tx;
 	if (copy)
@@ -584,6 +645,32 @@ static int restore_virtio(struct vm *vm, unsigned slot, const struct snap_image 
 	return r;
 }
 
+/* RAM loaded lazily: the rings of every queue the guest set up are
+ * loaded (and their blocks checked) before any device reads them, so a
+ * damaged block there fails the restore with its reason rather than a
+ * device on the zero page a failed load leaves. */
+static int load_rings(struct vm *vm, const struct snap_image *img, struct kv_err *err)
+{
+	for (unsigned slot = 0; slot < vm->virtio.n; slot++) {
+		const struct snap_section *sec = snap_find(img, SNAP_SEC_VIRTIO, slot);
+		struct snap_virtio v;
+		int r = snap_virtio_decode(sec->data, sec->len, &v, err);
+		if (r < 0)
+			return r;
+		for (unsigned i = 0; i < v.nqueues && i < SNAP_VQ_MAX; i++) {
+			const struct snap_vq *q = &v.q[i];
+			const uint64_t at[3] = {q->desc, q->avail, q->used};
+			for (unsigned k = 0; q->enabled && k < 3; k++) {
+				const volatile uint8_t *p = guest_mem_ptr(&vm->mem, at[k], 1);
+				if (p)
+					(void)*p;
+			}
+		}
+	}
+	const char *why = lazy_mem_failed(vm->lazy);
+	return why ? kv_err_set(err, EBADMSG, "%s", why) : 0;
+}
+
 /* A notification the guest made just before the save may not have been
  * served, and an interrupt raised just before it may not have reached
  * the irqchip (KVM injects irqfd writes from a worker): serve every live
@@ -626,13 +713,15 @@ static void fill_manifest(struct vm *vm, const struct snapshot_ids *ids, struct 
 	m->created = (uint64_t)time(NULL);
 }
 
-static int write_state(struct vm *vm, int dirfd, const struct snap_manifest *m,
-		       const struct snap_extra *x, unsigned nx, uint64_t *len, struct kv_err *err)
+static int write_state(struct vm *vm, int dirfd, const struct snap_manifest *m, const uint8_t *sums,
+		       size_t sums_len, const struct snap_extra *x, unsigned nx, uint64_t *len,
+		       struct kv_err *err)
 {
 	struct snap_writer w;
 	int r = 0;
 	snap_writer_init(&w);
 	snap_writer_manifest(&w, m);
+	snap_writer_add(&w, SNAP_SEC_MEMSUMS, 0, sums, sums_len);
 	if ((r = snap_save_vm_kvm(vm, &w, err)) < 0)
 		goto out;
 	for (unsigned i = 0; i < vm->ncpus; i++)
@@ -667,9 +756,12 @@ out:
 int snap_save_at(struct vm *vm, int dirfd, struct snap_manifest *m, const struct snap_extra *x,
 		 unsigned nx, uint64_t *len, struct kv_err *err)
 {
+	cleanup_free uint8_t *sums = NULL;
+	size_t sums_len = 0;
 	int r;
-	if ((r = save_memory(vm, dirfd, m, err)) == 0 &&
-	    (r = write_state(vm, dirfd, m, x, nx, len, err)) == 0 && fsync(dirfd) < 0)
+	if ((r = save_memory(vm, dirfd, m, &sums, &sums_len, err)) == 0 &&
+	    (r = write_state(vm, dirfd, m, sums, sums_len, x, nx, len, err)) == 0 &&
+	    fsync(dirfd) < 0)
 		r = kv_err_sys(err, errno, "syncing the directory");
 	if (r < 0) {
 		unlinkat(dirfd, "state", 0);
@@ -809,6 +901,8 @@ int snapshot_restore(struct vm *vm, const struct snapshot *s, struct snapshot_st
 	/* a checkpoint: the gofer has each share's fids before its queue
 	 * is handed back (restore_virtio activates it) */
 	if ((img->man.machine & SNAP_MACHINE_CHECKPOINT) && (r = snap_restore_p9(vm, s, err)) < 0)
+		return kv_err_wrap(err, r, "restoring %s", s->dir);
+	if (vm->lazy && (r = load_rings(vm, img, err)) < 0)
 		return kv_err_wrap(err, r, "restoring %s", s->dir);
 	for (unsigned i = 0; i < vm->virtio.n; i++)
 		if ((r = restore_virtio(vm, i, img, err)) < 0)

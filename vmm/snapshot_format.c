@@ -64,6 +64,7 @@ static const struct sec_kind {
     {SNAP_SEC_CLOCK, "kvm-clock", sizeof(struct kvm_clock_data), false, true, 1},
     {SNAP_SEC_IRQCHIP, "irqchip", sizeof(struct kvm_irqchip), false, true, 3},
     {SNAP_SEC_PIT, "PIT", sizeof(struct kvm_pit_state2), false, true, 1},
+    {SNAP_SEC_MEMSUMS, "memory block sums", 0, false, true, 1},
     {SNAP_SEC_CPUID, "CPUID", 0, true, true, 0},
     {SNAP_SEC_MP_STATE, "MP state", sizeof(struct kvm_mp_state), true, true, 0},
     {SNAP_SEC_REGS, "registers", sizeof(struct kvm_regs), true, true, 0},
@@ -213,7 +214,9 @@ static bool writer_reserve(struct snap_writer *w, size_t more)
 
 uint64_t snap_section_max(uint32_t type)
 {
-	return type == SNAP_SEC_VSOCK ? SNAP_SECTION_VSOCK_MAX : SNAP_SECTION_MAX;
+	return type == SNAP_SEC_VSOCK	  ? SNAP_SECTION_VSOCK_MAX
+	       : type == SNAP_SEC_MEMSUMS ? SNAP_SECTION_MEMSUMS_MAX
+					  : SNAP_SECTION_MAX;
 }
 
 void snap_writer_add(struct snap_writer *w, uint32_t type, uint32_t index, const void *data,
@@ -403,6 +406,23 @@ static int check_complete(const struct snap_image *img, struct kv_err *err)
 				return kv_err_set(err, EINVAL, "missing %s section%s %u", k->name,
 						  k->per_vcpu ? " of vCPU" : "", ix);
 	}
+	const struct snap_section *sums = snap_find(img, SNAP_SEC_MEMSUMS, 0);
+	uint64_t nblk = snap_sum_blocks(m->mem_bytes);
+	uint32_t hdr[2] = {0, 0};
+	if (sums->len >= SNAP_MEMSUMS_HDR)
+		memcpy(hdr, sums->data, sizeof(hdr));
+	if (sums->len >= SNAP_MEMSUMS_HDR && (le32toh(hdr[0]) != SNAP_SUM_BLOCK || hdr[1]))
+		return kv_err_set(err, EINVAL,
+				  "memory block sums: blocks of %u bytes (reserved %u), this kvbox "
+				  "sums blocks of %u",
+				  le32toh(hdr[0]), le32toh(hdr[1]), SNAP_SUM_BLOCK);
+	if (sums->len != SNAP_MEMSUMS_HDR + 8 * nblk)
+		return kv_err_set(err, EINVAL,
+				  "memory block sums: %llu bytes, expected %llu for %llu blocks of "
+				  "%u bytes",
+				  (unsigned long long)sums->len,
+				  (unsigned long long)(SNAP_MEMSUMS_HDR + 8 * nblk),
+				  (unsigned long long)nblk, SNAP_SUM_BLOCK);
 	bool ckpt = m->machine & SNAP_MACHINE_CHECKPOINT;
 	if (ckpt && (m->machine & SNAP_MACHINE_TEMPLATE))
 		return kv_err_set(err, EINVAL, "manifest: both a template and a checkpoint");

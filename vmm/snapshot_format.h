@@ -25,8 +25,9 @@
 
 #include "util/err.h"
 
-#define SNAP_MAGIC	    "KVBXSNAP"
-#define SNAP_FORMAT_VERSION 3u /* 2: the memory sum is XXH3-128; 3: checkpoints */
+#define SNAP_MAGIC "KVBXSNAP"
+/* 2: the memory sum is XXH3-128; 3: checkpoints; 4: a sum per 64 KiB block */
+#define SNAP_FORMAT_VERSION 4u
 #define SNAP_HEADER_LEN	    32u
 #define SNAP_SECTION_HDR    48u
 #define SNAP_STATE_MAX	    (16u << 20) /* bytes of the state file */
@@ -34,18 +35,32 @@
 /* ... but the vsock's connections (SNAP_SEC_VSOCK): up to 256 KiB held
  * and 4 MiB unread per connection */
 #define SNAP_SECTION_VSOCK_MAX (SNAP_STATE_MAX - (1u << 20))
+/* ... and the memory's block sums (SNAP_SEC_MEMSUMS): 8 bytes per 64 KiB,
+ * guests of up to ~120 GiB */
+#define SNAP_SECTION_MEMSUMS_MAX (SNAP_STATE_MAX - (1u << 20))
 /* The largest payload a section of `type` may have. */
 uint64_t snap_section_max(uint32_t type);
 #define SNAP_SECTIONS_MAX 4096u
 #define SNAP_VCPUS_MAX	  64u
 #define SNAP_VIRTIO_MAX	  8u
 #define SNAP_PAGE	  4096u
+/* The memory file's sum blocks (SNAP_SEC_MEMSUMS): XXH3-64 of each
+ * SNAP_SUM_BLOCK bytes of the file (zeros included; the last block may be
+ * shorter), so a restore that loads memory lazily checks each block as it
+ * loads it instead of the whole file first. */
+#define SNAP_SUM_BLOCK	 (64u << 10)
+#define SNAP_MEMSUMS_HDR 8u /* le32 block size, le32 zero */
+static inline uint64_t snap_sum_blocks(uint64_t mem_bytes)
+{
+	return (mem_bytes + SNAP_SUM_BLOCK - 1) / SNAP_SUM_BLOCK;
+}
 
 enum snap_section_type {
 	SNAP_SEC_MANIFEST = 1,
 	SNAP_SEC_CLOCK = 2,   /* struct kvm_clock_data */
 	SNAP_SEC_IRQCHIP = 3, /* struct kvm_irqchip, index 0 PIC master, 1 slave, 2 IOAPIC */
 	SNAP_SEC_PIT = 4,     /* struct kvm_pit_state2 */
+	SNAP_SEC_MEMSUMS = 5, /* SNAP_MEMSUMS_HDR, then le64 XXH3-64 per SNAP_SUM_BLOCK */
 	/* per vCPU, index = vCPU id */
 	SNAP_SEC_CPUID = 16,	 /* struct kvm_cpuid2 + entries */
 	SNAP_SEC_MP_STATE = 17,	 /* struct kvm_mp_state */

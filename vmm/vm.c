@@ -370,6 +370,21 @@ bool vm_paused(struct vm *vm)
 	return p;
 }
 
+void vm_halt_vcpus(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->stopping = true;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (!v->started)
+			continue;
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(v->thread, SIG_KICK);
+	}
+}
+
 void vm_stop_vcpus(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->pause_lock);

@@ -167,6 +167,11 @@ int vm_start_vcpus(struct vm *vm, struct kv_err *err);
  * filter).  Idempotent. */
 void vm_open_gate(struct vm *vm);
 /* Kicks every vCPU out of KVM_RUN and joins the threads. */
+/* Stops every vCPU from entering the guest again, from any thread, without
+ * waiting: each is kicked out of KVM_RUN and ends its thread (the VM is
+ * stopping; vm_stop_vcpus() still joins them).  A vCPU parked in a page
+ * fault leaves KVM_RUN before it re-enters the guest once woken. */
+void vm_halt_vcpus(struct vm *vm);
 void vm_stop_vcpus(struct vm *vm);
 
 /* Parks every started vCPU outside KVM_RUN (guest time stands still:

@@ -272,7 +272,7 @@ EOF
 	restore "$T/img"
 	[ "$status" -eq 1 ]
 	one_line
-	grep -q "format version 99, this kvbox reads version 3 only" <<<"$stderr"
+	grep -q "format version 99, this kvbox reads version 4 only" <<<"$stderr"
 	py_state "$T/img2/state" kvbox-version
 	restore "$T/img2"
 	[ "$status" -eq 1 ]

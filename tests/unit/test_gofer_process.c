@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -34,6 +35,7 @@
 
 #include <linux/virtio_9p.h>
 #include <linux/virtio_ids.h>
+#include <xxhash.h>
 
 #include "gofer/session.h"
 #include "vmm/lazy_mem.h"
@@ -137,12 +139,22 @@ static void test_gofer_lazy_mem(void **state)
 	}
 	assert_int_equal(
 	    fallocate(f->mem.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, RAM_SIZE), 0);
+	/* its block sums, as a snapshot keeps them */
+	uint8_t *sums = malloc(8 * (RAM_SIZE / LAZY_BLOCK)), *blk = malloc(LAZY_BLOCK);
+	assert_true(sums && blk);
+	for (uint64_t b = 0; b < RAM_SIZE / LAZY_BLOCK; b++) {
+		assert_int_equal(pread(img, blk, LAZY_BLOCK, (off_t)(b * LAZY_BLOCK)), LAZY_BLOCK);
+		uint64_t v = htole64(XXH3_64bits(blk, LAZY_BLOCK));
+		memcpy(sums + 8 * b, &v, 8);
+	}
+	free(blk);
 	struct lazy_range r[LAZY_MAX_RANGES];
-	int n = lazy_mem_ranges(img, RAM_SIZE, 64 << 10, r, LAZY_MAX_RANGES);
+	int n = lazy_mem_ranges_sums(sums, RAM_SIZE, 64 << 10, r, LAZY_MAX_RANGES);
 	assert_true(n >= 1);
 	struct lazy_mem l;
-	if (lazy_mem_start(&l, f->mem.host, RAM_SIZE, img, r, (unsigned)n, peer, base, &err))
+	if (lazy_mem_start(&l, f->mem.host, RAM_SIZE, img, sums, r, (unsigned)n, peer, base, &err))
 		fail_msg("%s", err.msg);
+	free(sums);
 	/* the file read again through the lazily loaded rings, into buffers
 	 * the gofer writes first (their pages are the image's) */
 	memset(buf, 0, FILE_LEN);

@@ -5,7 +5,8 @@
  * forked child plays the gofer (its own mapping of the memfd, its own
  * userfaultfd sent over a socket as `kvbox gofer --lazy-mem` does) and
  * touches RAM from user space and from the kernel (write(2) out of RAM,
- * read(2) into it).  Every byte either side sees must be the image's.
+ * read(2) into it).  Every byte either side sees must be the image's,
+ * and a block of the image that fails its sum is never loaded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +15,9 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,10 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "vmm/lazy_mem.h"
 
@@ -63,40 +69,61 @@ static bool uffd_usable(void)
 	return true;
 }
 
+/* The image's block sums as a snapshot stores them (le64 XXH3-64 of each
+ * LAZY_BLOCK, SNAP_SEC_MEMSUMS without its header). */
+static uint8_t *image_sums(int fd)
+{
+	uint8_t *sums = malloc(8 * (TOTAL / LAZY_BLOCK)), *buf = malloc(LAZY_BLOCK);
+	assert_non_null(sums);
+	assert_non_null(buf);
+	for (uint64_t b = 0; b < TOTAL / LAZY_BLOCK; b++) {
+		assert_int_equal(pread(fd, buf, LAZY_BLOCK, (off_t)(b * LAZY_BLOCK)), LAZY_BLOCK);
+		uint64_t v = htole64(XXH3_64bits(buf, LAZY_BLOCK));
+		memcpy(sums + 8 * b, &v, 8);
+	}
+	free(buf);
+	return sums;
+}
+
 static void test_ranges(void **state)
 {
 	(void)state;
-	/* pages 0-1, 3, 100, 101, 900 */
+	/* pages 0-1, 3 (block 0), 100, 101 (block 6), 900 (block 56) */
 	static const unsigned pages[] = {0, 1, 3, 100, 101, 900};
 	int fd = make_image(pages, 6);
+	uint8_t *sums = image_sums(fd);
 	struct lazy_range r[LAZY_MAX_RANGES];
-	off_t probe = lseek(fd, 0, SEEK_HOLE);
-	if (probe != PG * 2) {
-		/* the filesystem of /tmp reports no holes this fine */
-		close(fd);
-		skip();
-	}
-	int n = lazy_mem_ranges(fd, TOTAL, PG, r, LAZY_MAX_RANGES);
-	assert_int_equal(n, 4);
-	assert_int_equal(r[0].off, 0);
-	assert_int_equal(r[0].len, 2 * PG);
-	assert_int_equal(r[1].off, 3 * PG);
-	assert_int_equal(r[2].off, 100 * PG);
-	assert_int_equal(r[2].len, 2 * PG);
-	assert_int_equal(r[3].off, 900 * PG);
-	/* holes shorter than 2 pages merged */
-	n = lazy_mem_ranges(fd, TOTAL, 2 * PG, r, LAZY_MAX_RANGES);
+	int n = lazy_mem_ranges_sums(sums, TOTAL, 0, r, LAZY_MAX_RANGES);
 	assert_int_equal(n, 3);
-	assert_int_equal(r[0].len, 4 * PG);
-	/* at most 2: the shortest holes merged first */
-	n = lazy_mem_ranges(fd, TOTAL, PG, r, 2);
-	assert_true(n >= 1 && n <= 2);
 	assert_int_equal(r[0].off, 0);
-	assert_int_equal(r[n - 1].off + r[n - 1].len, 901 * PG);
-	/* an empty image */
+	assert_int_equal(r[0].len, LAZY_BLOCK);
+	assert_int_equal(r[1].off, 6 * LAZY_BLOCK);
+	assert_int_equal(r[1].len, LAZY_BLOCK);
+	assert_int_equal(r[2].off, 56 * LAZY_BLOCK);
+	/* holes shorter than 6 blocks merged */
+	n = lazy_mem_ranges_sums(sums, TOTAL, 6 * LAZY_BLOCK, r, LAZY_MAX_RANGES);
+	assert_int_equal(n, 2);
+	assert_int_equal(r[0].len, 7 * LAZY_BLOCK);
+	/* at most 1: everything merged */
+	n = lazy_mem_ranges_sums(sums, TOTAL, 0, r, 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].off, 0);
+	assert_int_equal(r[0].len, 57 * LAZY_BLOCK);
+	free(sums);
 	close(fd);
+	/* an empty image; adjacent blocks are one range */
+	static const unsigned two[] = {16, 32};
 	fd = make_image(NULL, 0);
-	assert_int_equal(lazy_mem_ranges(fd, TOTAL, PG, r, LAZY_MAX_RANGES), 0);
+	sums = image_sums(fd);
+	assert_int_equal(lazy_mem_ranges_sums(sums, TOTAL, 0, r, LAZY_MAX_RANGES), 0);
+	free(sums);
+	close(fd);
+	fd = make_image(two, 2);
+	sums = image_sums(fd);
+	assert_int_equal(lazy_mem_ranges_sums(sums, TOTAL, 0, r, LAZY_MAX_RANGES), 1);
+	assert_int_equal(r[0].off, LAZY_BLOCK);
+	assert_int_equal(r[0].len, 2 * LAZY_BLOCK);
+	free(sums);
 	close(fd);
 }
 
@@ -207,11 +234,13 @@ static void test_vmm_and_gofer(void **state)
 	assert_true(peer >= 0);
 
 	struct lazy_range r[LAZY_MAX_RANGES];
-	int n = lazy_mem_ranges(img, TOTAL, 64 * 1024, r, LAZY_MAX_RANGES);
+	uint8_t *sums = image_sums(img);
+	int n = lazy_mem_ranges_sums(sums, TOTAL, 64 * 1024, r, LAZY_MAX_RANGES);
 	assert_true(n >= 1);
 	struct lazy_mem l;
 	struct kv_err err = {0};
-	int rc = lazy_mem_start(&l, host, TOTAL, img, r, (unsigned)n, peer, peer_base, &err);
+	int rc = lazy_mem_start(&l, host, TOTAL, img, sums, r, (unsigned)n, peer, peer_base, &err);
+	free(sums); /* copied */
 	if (rc < 0)
 		fail_msg("lazy_mem_start: %s", err.msg);
 	/* nothing loaded yet */
@@ -271,15 +300,111 @@ static void test_bad_ranges_leave_nothing(void **state)
 	static const struct lazy_range unaligned[] = {{100, PG}};
 	static const struct lazy_range overlap[] = {{0, 2 * PG}, {PG, PG}};
 	int peer = lazy_mem_uffd(); /* taken on failure too */
-	assert_int_equal(lazy_mem_start(&l, host, TOTAL, img, outside, 1, peer, 0, &err), -EINVAL);
+	uint8_t *sums = image_sums(img);
+	assert_int_equal(lazy_mem_start(&l, host, TOTAL, img, sums, outside, 1, peer, 0, &err),
+			 -EINVAL);
 	assert_non_null(strstr(err.msg, "range 0"));
-	assert_int_equal(lazy_mem_start(&l, host, TOTAL, img, unaligned, 1, -1, 0, &err), -EINVAL);
-	assert_int_equal(lazy_mem_start(&l, host, TOTAL, img, overlap, 2, -1, 0, &err), -EINVAL);
+	assert_int_equal(lazy_mem_start(&l, host, TOTAL, img, NULL, unaligned, 1, -1, 0, &err),
+			 -EINVAL);
+	assert_int_equal(lazy_mem_start(&l, host, TOTAL, img, sums, overlap, 2, -1, 0, &err),
+			 -EINVAL);
+	free(sums);
 	assert_int_equal(open_fds(), fds0);
 	/* RAM is untouched and not registered: plain zero fill */
 	assert_int_equal(host[PG], 0);
 	munmap(host, TOTAL);
 	close(memfd);
+	close(img);
+}
+
+struct failure {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char why[200];
+};
+
+static void record_failure(void *ctx, const char *why)
+{
+	struct failure *f = ctx;
+	pthread_mutex_lock(&f->lock);
+	snprintf(f->why, sizeof(f->why), "%s", why);
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void *touch(void *p)
+{
+	return (void *)(uintptr_t) * (volatile uint8_t *)p;
+}
+
+/* A block of the image that does not match its sum is never loaded: the
+ * fault that needs it fails the machine (on_fail, with the reason) and
+ * whoever waited is woken without it; lazy_mem_fill (a checkpoint)
+ * refuses it; good blocks still load. */
+static void test_corrupt_block(void **state)
+{
+	(void)state;
+	if (!uffd_usable())
+		skip();
+	unsigned pages[40];
+	for (unsigned i = 0; i < 40; i++)
+		pages[i] = 20 + i; /* blocks 1-3 */
+	int img = make_image(pages, 40);
+	uint8_t *sums = image_sums(img);
+	uint8_t bad = (uint8_t)~pattern(41 * PG + 5);
+	assert_int_equal(pwrite(img, &bad, 1, 41 * PG + 5), 1); /* block 2 */
+	int memfd = memfd_create("ram", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(memfd, TOTAL), 0);
+	uint8_t *host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	assert_true(host != MAP_FAILED);
+	struct lazy_range r[LAZY_MAX_RANGES];
+	int n = lazy_mem_ranges_sums(sums, TOTAL, 0, r, LAZY_MAX_RANGES);
+	assert_int_equal(n, 1);
+	struct lazy_mem l;
+	struct kv_err err = {0};
+	struct failure f = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, ""};
+	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, 1, -1, 0, &err) < 0)
+		fail_msg("lazy_mem_start: %s", err.msg);
+	l.on_fail = record_failure;
+	l.fail_ctx = &f;
+	assert_true(page_is(host + 20 * PG, 20 * PG, true)); /* block 1: fine */
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, touch, host + 41 * PG), 0);
+	pthread_mutex_lock(&f.lock);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	while (!f.why[0] && pthread_cond_timedwait(&f.cond, &f.lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&f.lock);
+	assert_non_null(strstr(f.why, "guest RAM at 0x29000: the image's memory block there fails "
+				      "its checksum (the image is corrupted)"));
+	assert_true(l.failed);
+	/* the toucher was woken (zero fill, on the way down), never given
+	 * the damaged block */
+	void *got;
+	pthread_join(t, &got);
+	assert_int_equal((uintptr_t)got, 0);
+	assert_int_not_equal(pattern(41 * PG), 0);
+	lazy_mem_stop(&l);
+	munmap(host, TOTAL);
+	close(memfd);
+
+	/* a checkpoint's fill */
+	memfd = memfd_create("ram", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(memfd, TOTAL), 0);
+	host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	assert_true(host != MAP_FAILED);
+	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, 1, -1, 0, &err) < 0)
+		fail_msg("lazy_mem_start: %s", err.msg);
+	assert_int_equal(lazy_mem_fill(&l, &err), -EBADMSG);
+	assert_non_null(strstr(err.msg, "guest RAM at 0x20000: the image's memory block there "
+					"fails its checksum"));
+	assert_true(page_is(host + 30 * PG, 30 * PG, true)); /* block 1 was loaded */
+	lazy_mem_stop(&l);
+	munmap(host, TOTAL);
+	close(memfd);
+	free(sums);
 	close(img);
 }
 
@@ -289,6 +414,7 @@ int main(void)
 	    cmocka_unit_test(test_ranges),
 	    cmocka_unit_test(test_vmm_and_gofer),
 	    cmocka_unit_test(test_bad_ranges_leave_nothing),
+	    cmocka_unit_test(test_corrupt_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

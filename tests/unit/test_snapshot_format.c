@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <endian.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -33,6 +34,7 @@ struct variant {
 	uint32_t machine;	/* more manifest machine flags */
 	uint32_t extra2_type;	/* a second extra section ... */
 	uint32_t extra2_index;
+	uint32_t sum_block; /* the block sums' block size (default SNAP_SUM_BLOCK) */
 };
 
 static void manifest(struct snap_manifest *m, const struct variant *v)
@@ -42,7 +44,7 @@ static void manifest(struct snap_manifest *m, const struct variant *v)
 	strcpy(m->kernel_path, "/boot/vmlinux");
 	memset(m->kernel_sha256, 0xab, 32);
 	m->kernel_size = 12345;
-	m->mem_bytes = 256ULL << 20;
+	m->mem_bytes = 16ULL << 20; /* 256 block sums */
 	m->ncpus = v->ncpus ? v->ncpus : 1;
 	m->machine = SNAP_MACHINE_RNG | v->machine;
 	m->nvirtio = 1;
@@ -124,6 +126,13 @@ static uint8_t *build_image(const struct variant *v, size_t *len)
 		add(&w, v, SNAP_SEC_IRQCHIP, chip, &ic, sizeof(ic));
 	}
 	add(&w, v, SNAP_SEC_PIT, 0, zero, sizeof(struct kvm_pit_state2));
+	size_t slen = SNAP_MEMSUMS_HDR + 8 * snap_sum_blocks(m.mem_bytes);
+	uint8_t *sums = calloc(1, slen);
+	assert_non_null(sums);
+	uint32_t bsz = htole32(v->sum_block ? v->sum_block : SNAP_SUM_BLOCK);
+	memcpy(sums, &bsz, sizeof(bsz));
+	add(&w, v, SNAP_SEC_MEMSUMS, 0, sums, slen);
+	free(sums);
 	for (uint32_t id = 0; id < m.ncpus; id++)
 		add_vcpu(&w, v, id);
 	struct snap_uart u = {.lsr = 0x60, .rx_count = 2, .rx = {'h', 'i'}};
@@ -254,6 +263,14 @@ static void test_structure_errors(void **state)
 	expect_variant_error(&(struct variant){.skip_type = SNAP_SEC_LAPIC},
 			     "missing LAPIC section of vCPU 0");
 	expect_variant_error(&(struct variant){.skip_type = SNAP_SEC_PIT}, "missing PIT section");
+	expect_variant_error(&(struct variant){.skip_type = SNAP_SEC_MEMSUMS},
+			     "missing memory block sums section 0");
+	expect_variant_error(&(struct variant){.bad_size_type = SNAP_SEC_MEMSUMS},
+			     "memory block sums: 2055 bytes, expected 2056 for 256 blocks of "
+			     "65536 bytes");
+	expect_variant_error(&(struct variant){.sum_block = 4096},
+			     "memory block sums: blocks of 4096 bytes (reserved 0), this kvbox "
+			     "sums blocks of 65536");
 	expect_variant_error(&(struct variant){.skip_type = SNAP_SEC_VIRTIO},
 			     "missing virtio section 0");
 	expect_variant_error(&(struct variant){.skip_type = SNAP_SEC_XSAVE},
@@ -350,11 +367,11 @@ static void test_header_and_manifest(void **state)
 	expect_error(buf, 10, "not even a header");
 	uint8_t *copy = malloc(len);
 	memcpy(copy, buf, len);
-	reheader(copy, 8, 2);
-	expect_error(copy, len, "format version 2, this kvbox reads version 3 only");
+	reheader(copy, 8, 3);
+	expect_error(copy, len, "format version 3, this kvbox reads version 4 only");
 	memcpy(copy, buf, len);
-	reheader(copy, 8, 4);
-	expect_error(copy, len, "format version 4, this kvbox reads version 3 only");
+	reheader(copy, 8, 5);
+	expect_error(copy, len, "format version 5, this kvbox reads version 4 only");
 	memcpy(copy, buf, len);
 	reheader(copy, 12, 100000);
 	expect_error(copy, len, "100000 sections");

@@ -164,16 +164,47 @@ ram_kib() {
 	b=$(bundle bad true)
 	run -0 k run --bundle "$b" warm
 	dir=$KVBOX_TEMPLATE_DIR/$("$kvbox" template list -q)
-	# one byte of the guest kernel's text changed (loaded at 16 MiB)
-	off=$((16 * 1024 * 1024 + 4196))
-	old=$(od -An -tu1 -j "$off" -N1 "$dir/image/memory" | tr -d ' ')
-	printf "\\x$(printf %02x $(((old + 1) % 256)))" |
-		dd of="$dir/image/memory" bs=1 seek="$off" conv=notrunc status=none
+	cp "$dir/image/memory" "$BATS_TEST_TMPDIR/memory.good"
+	# one byte changed in every 64 KiB block that holds data: each block
+	# is checked as the guest first touches it (the first one fails)
+	python3 - "$dir/image/memory" <<-'PY'
+		import os, sys
+		fd = os.open(sys.argv[1], os.O_RDWR)
+		size, off, n = os.fstat(fd).st_size, 0, 0
+		while True:
+		    try:
+		        off = os.lseek(fd, off, os.SEEK_DATA)
+		    except OSError:
+		        break
+		    end = os.lseek(fd, off, os.SEEK_HOLE)
+		    for blk in range(off - off % 65536, end, 65536):
+		        p = max(blk, off) + 100
+		        if p < end:
+		            b = os.pread(fd, 1, p)
+		            os.pwrite(fd, bytes([b[0] ^ 0x40]), p)
+		            n += 1
+		    off = end
+		assert n > 10, n
+	PY
 	run -1 k create --bundle "$b" c1
+	echo "$output" >&2
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == *"/image/memory: guest RAM at 0x"*": the image's memory block there fails its checksum (the image is corrupted)"* ]]
+	nothing_left c1
+	# template-copy checks the whole image before the guest runs
+	run -1 k --boot-mode template-copy create --bundle "$b" c1
 	echo "$output" >&2
 	[ "${#lines[@]}" -eq 1 ]
 	[[ $output == *"checksum mismatch"* ]]
 	[[ $output == *"template"* ]]
+	nothing_left c1
+	# one block lost (a hole where the sums say data): it fails too
+	cp "$BATS_TEST_TMPDIR/memory.good" "$dir/image/memory"
+	fallocate --punch-hole --offset $((16 << 20)) --length $((8 << 20)) "$dir/image/memory"
+	run -1 k create --bundle "$b" c1
+	echo "$output" >&2
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == *"fails its checksum"* ]]
 	nothing_left c1
 	run -0 "$kvbox" template drop --all
 	run -0 k run --bundle "$b" c2
