@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include <linux/kvm.h>
-#include <openssl/sha.h>
+#include <xxhash.h>
 
 #include "util/lecur.h"
 
@@ -48,6 +48,14 @@ static uint8_t *put64(uint8_t *o, uint64_t v)
 {
 	v = htole64(v);
 	return put(o, &v, 8);
+}
+
+void snap_sum(const void *p, size_t len, uint8_t out[32])
+{
+	XXH128_canonical_t can;
+	XXH128_canonicalFromHash(&can, XXH3_128bits(p, len));
+	memcpy(out, can.digest, 16);
+	memset(out + 16, 0, 16);
 }
 
 /* ---- names and fixed sizes ---- */
@@ -234,7 +242,7 @@ void snap_writer_add(struct snap_writer *w, uint32_t type, uint32_t index, const
 	o = put32(o, type);
 	o = put32(o, index);
 	o = put64(o, len);
-	SHA256(data, len, o);
+	snap_sum(data, len, o);
 	o += 32;
 	memcpy(o, data, len);
 	memset(o + len, 0, padded - len);
@@ -254,7 +262,7 @@ int snap_writer_finish(struct snap_writer *w)
 	o = put32(o, w->nsec);
 	o = put64(o, w->len);
 	uint8_t sum[32];
-	SHA256(w->buf, 24, sum);
+	snap_sum(w->buf, 24, sum);
 	memcpy(o, sum, 8);
 	return 0;
 }
@@ -288,7 +296,7 @@ static int parse_header(struct le_cur *c, size_t len, uint32_t *nsec, struct kv_
 	uint64_t total = le_get64(c);
 	uint8_t sum[32], stored[8];
 	le_get_bytes(c, stored, 8);
-	SHA256(h, 24, sum);
+	snap_sum(h, 24, sum);
 	if (memcmp(sum, stored, 8))
 		return kv_err_set(err, EINVAL, "header checksum mismatch (corrupted)");
 	if (version != SNAP_FORMAT_VERSION)
@@ -321,7 +329,7 @@ static int parse_section(struct le_cur *c, unsigned i, struct snap_section *s, s
 				  k->name, s->index, (unsigned long long)s->len);
 	s->data = le_take(c, s->len);
 	uint8_t got[32];
-	SHA256(s->data, s->len, got);
+	snap_sum(s->data, s->len, got);
 	if (memcmp(got, want, 32))
 		return kv_err_set(err, EINVAL, "section %u (%s %u): checksum mismatch (corrupted)",
 				  i, k->name, s->index);

@@ -5,9 +5,9 @@
  * of it.  Layout (little-endian, docs/architecture.md "Snapshots"):
  *
  *   header   32 bytes: "KVBXSNAP", u32 format version, u32 sections,
- *            u64 total file length, first 8 bytes of SHA-256(header[0..24))
+ *            u64 total file length, first 8 bytes of snap_sum(header[0..24))
  *   section  48-byte record: u32 type, u32 index, u64 payload length,
- *            SHA-256 of the payload; the payload; zero padding to 8 bytes
+ *            snap_sum of the payload; the payload; zero padding to 8 bytes
  *   ...      the first section is the MANIFEST (struct snap_manifest)
  *
  * snap_parse() checks everything before anything is used: magic, version,
@@ -26,7 +26,8 @@
 #include "util/err.h"
 
 #define SNAP_MAGIC "KVBXSNAP"
-/* 2: the memory sum is XXH3-128; 3: checkpoints; 4: a sum per 64 KiB block */
+/* 2: the memory sum is XXH3-128; 3: checkpoints; 4: a sum per 64 KiB block of
+ * memory, and XXH3-128 for the state file's checksums (was SHA-256) */
 #define SNAP_FORMAT_VERSION 4u
 #define SNAP_HEADER_LEN	    32u
 #define SNAP_SECTION_HDR    48u
@@ -125,6 +126,13 @@ struct snap_image {
 	unsigned nsec;
 	struct snap_section sec[SNAP_SECTIONS_MAX];
 };
+
+/* The state file's checksum of [p, p + len): XXH3-128 (canonical, 16
+ * bytes), then 16 zero bytes.  It finds damage, not forgery (images are
+ * root's, 0700); format 4 dropped SHA-256, whose first use costs OpenSSL's
+ * initialisation (~45 ms under the nested host's emulation) on the path
+ * of every template start. */
+void snap_sum(const void *p, size_t len, uint8_t out[32]);
 
 /* Parses and checks a whole state file (see the top of this file).  The
  * sections point into buf, which must outlive img.  One line in err on

@@ -5,7 +5,7 @@
  * read out of bounds.  What parses has its device sections decoded too
  * (UART, virtio), as the restore does.  The seed corpus
  * (tests/fuzz/corpus/snapshot) holds a real image's state file, saved
- * from tests/guests/counter.bzimage.  The SHA-256 per section would stop
+ * from tests/guests/counter.bzimage.  The checksum per section would stop
  * almost every mutation at the checksum, so each input is parsed twice:
  * as it is, and "repaired" (section checksums, section count, length and
  * header checksum rewritten the way a writer would), which lets mutated
@@ -14,8 +14,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/sha.h>
 
 #include "vmm/snapshot_format.h"
 
@@ -41,7 +39,7 @@ static void repair(uint8_t *b, size_t len)
 		memcpy(&plen, b + off + 8, 8);
 		if (plen > len - off - SNAP_SECTION_HDR)
 			break;
-		SHA256(b + off + SNAP_SECTION_HDR, plen, b + off + 16);
+		snap_sum(b + off + SNAP_SECTION_HDR, plen, b + off + 16);
 		off += SNAP_SECTION_HDR + ((plen + 7) & ~7ULL);
 		n++;
 		if (off > len)
@@ -51,7 +49,7 @@ static void repair(uint8_t *b, size_t len)
 	put32(b + 12, n);
 	memcpy(b + 16, &total, 8);
 	uint8_t sum[32];
-	SHA256(b, 24, sum);
+	snap_sum(b, 24, sum);
 	memcpy(b + 24, sum, 8);
 }
 

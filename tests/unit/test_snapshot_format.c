@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include <linux/kvm.h>
-#include <openssl/sha.h>
 
 #include "vmm/snapshot_format.h"
 
@@ -344,7 +343,7 @@ static void reheader(uint8_t *buf, size_t off, uint32_t val)
 {
 	memcpy(buf + off, &val, 4);
 	uint8_t sum[32];
-	SHA256(buf, 24, sum);
+	snap_sum(buf, 24, sum);
 	memcpy(buf + 24, sum, 8);
 }
 
@@ -355,7 +354,7 @@ static void remanifest(uint8_t *buf, size_t off, const void *data, size_t n)
 	memcpy(&len, buf + SNAP_HEADER_LEN + 8, 8);
 	uint8_t *payload = buf + SNAP_HEADER_LEN + SNAP_SECTION_HDR;
 	memcpy(payload + off, data, n);
-	SHA256(payload, len, buf + SNAP_HEADER_LEN + 16);
+	snap_sum(payload, len, buf + SNAP_HEADER_LEN + 16);
 }
 
 static void test_header_and_manifest(void **state)
