@@ -488,6 +488,8 @@ int oci_create(struct oci_cli *cli, const char *id, const struct oci_create_opts
 	pipefd[0] = -1;
 	if (r < 0)
 		goto fail;
+	if (plan.template_dir[0])
+		template_ws_adopt(cli, plan.template_dir, c->dirfd, plan.mem_bytes);
 	c->st.status = o->restore_dir ? OCI_STATUS_RUNNING : OCI_STATUS_CREATED;
 	free(c->st.rootfs);
 	c->st.rootfs = strdup(plan.cfg->root.path);

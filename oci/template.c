@@ -24,6 +24,7 @@
 #include "guest/initramfs.h"
 #include "oci/cli.h"
 #include "oci/spec_agent.h"
+#include "util/cleanup.h"
 #include "vmm/kvm.h"
 #include "vmm/template.h"
 
@@ -93,11 +94,51 @@ static void remove_template_dir(int rootfd, const char *name)
 		}
 		unlinkat(d, "image", AT_REMOVEDIR);
 		unlinkat(d, "empty", AT_REMOVEDIR);
+		unlinkat(d, TEMPLATE_WS, 0);
 		unlinkat(d, "info.json", 0);
 		unlinkat(d, "console.log", 0);
 		close(d);
 	}
 	unlinkat(rootfd, name, AT_REMOVEDIR);
+}
+
+void template_ws_adopt(struct oci_cli *cli, const char *dir, int dirfd, uint64_t mem_bytes)
+{
+	size_t max = template_ws_max(mem_bytes), len = 0;
+	cleanup_free uint8_t *buf = malloc(max + 1);
+	cleanup_free uint32_t *blocks = NULL;
+	unsigned n = 0;
+	struct kv_err err = {0};
+	int fd = openat(dirfd, TEMPLATE_WS_RECORD, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t got = buf ? read(fd, buf, max + 1) : -1;
+	close(fd);
+	unlinkat(dirfd, TEMPLATE_WS_RECORD, 0);
+	if (got < 0 || (size_t)got > max) {
+		oci_cli_debug(cli, "working set not kept: %s", got < 0 ? "unreadable" : "too long");
+		return;
+	}
+	len = (size_t)got;
+	if (template_ws_parse(buf, len, mem_bytes, &blocks, &n, &err) < 0) {
+		oci_cli_debug(cli, "working set not kept: %s", err.msg);
+		return;
+	}
+	cleanup_close int d = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d < 0 || faccessat(d, TEMPLATE_WS, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return; /* gone, or it has one */
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), ".%s.%d", TEMPLATE_WS, (int)getpid());
+	int w = openat(d, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	bool ok = w >= 0 && write(w, buf, len) == (ssize_t)len && fsync(w) == 0;
+	if (w >= 0)
+		close(w);
+	if (!ok || renameat(d, tmp, d, TEMPLATE_WS) < 0) {
+		unlinkat(d, tmp, 0);
+		oci_cli_debug(cli, "working set not kept: %s", strerror(errno));
+		return;
+	}
+	oci_cli_debug(cli, "working set of %u block(s) kept for template %s", n, dir);
 }
 
 /* Under the lock: builds of processes that are gone (with all, failure

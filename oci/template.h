@@ -57,6 +57,13 @@ int template_key(const struct template_params *p, char key[TEMPLATE_KEY_LEN + 1]
 int template_ensure(struct oci_cli *cli, const struct template_params *p, bool retry, char *dir,
 		    size_t size, bool *built, struct kv_err *err);
 
+/* After a lazy template start: the working set the sandbox recorded in
+ * its state directory (dirfd, TEMPLATE_WS_RECORD, vmm/template.h), checked
+ * for a guest of mem_bytes, becomes the template's at dir if it has none
+ * (written aside and renamed: a concurrent adopter or reader sees a whole
+ * file).  The record is removed either way; failures are debug lines. */
+void template_ws_adopt(struct oci_cli *cli, const char *dir, int dirfd, uint64_t mem_bytes);
+
 int oci_cmd_template(struct oci_cli *cli, int argc, char **argv);
 
 #endif

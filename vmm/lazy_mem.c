@@ -246,6 +246,8 @@ static void serve(struct lazy_mem *l, uint64_t addr, bool peer)
 		l->peer_faults++;
 	if (!block_ok(l, off))
 		return fail(l, EBADMSG, off);
+	if (l->touched)
+		l->touched[off / LAZY_BLOCK] = 1;
 	int rc = copy_range(l, s, e, &gap, &l->bytes);
 	if (rc < 0)
 		return fail(l, -rc, off);
@@ -386,6 +388,8 @@ int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_
 			sv[b] = sum_at(sums, b);
 		l->sums = sv;
 	}
+	if (r == 0 && !(l->touched = calloc(nblk, 1)))
+		r = kv_err_set(err, ENOMEM, "lazy memory: block map");
 	if (r == 0) {
 		memcpy(l->ranges, ranges, nranges * sizeof(*ranges));
 		l->nranges = nranges;
@@ -440,6 +444,55 @@ int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_
 	return r;
 }
 
+int lazy_mem_prefetch(struct lazy_mem *l, const uint32_t *blocks, unsigned n, struct kv_err *err)
+{
+	uint64_t t0 = usec_now(), nblk = (l->total + LAZY_BLOCK - 1) / LAZY_BLOCK;
+	int r = 0;
+	for (unsigned i = 0; i < n && r == 0;) {
+		/* a run of adjacent blocks inside one range */
+		uint64_t s = (uint64_t)blocks[i] * LAZY_BLOCK;
+		const struct lazy_range *rg = blocks[i] < nblk ? find_range(l, s) : NULL;
+		unsigned j = i + 1;
+		if (!rg) {
+			i = j;
+			continue;
+		}
+		while (j < n && blocks[j] == blocks[j - 1] + 1 &&
+		       (uint64_t)blocks[j] * LAZY_BLOCK < rg->off + rg->len)
+			j++;
+		uint64_t e = (uint64_t)blocks[j - 1] * LAZY_BLOCK + LAZY_BLOCK;
+		if (e > rg->off + rg->len)
+			e = rg->off + rg->len;
+		for (uint64_t b = s; b < e && r == 0; b += LAZY_BLOCK)
+			if (!block_ok(l, b))
+				r = kv_err_set(err, EBADMSG,
+					       "%s%sguest RAM at %#llx: the image's memory block "
+					       "there fails its checksum (the image is corrupted)",
+					       l->name, l->name[0] ? ": " : "",
+					       (unsigned long long)b);
+		bool gap = false;
+		int rc = r ? 0 : copy_range(l, s, e, &gap, &l->prefetch_bytes);
+		if (rc < 0)
+			r = kv_err_sys(err, -rc, "loading guest RAM at %#llx from the image",
+				       (unsigned long long)s);
+		for (uint64_t b = s; b < e; b += LAZY_BLOCK)
+			drop_src(l, b);
+		i = j;
+	}
+	l->prefetch_usec += usec_now() - t0;
+	return r;
+}
+
+unsigned lazy_mem_touched(const struct lazy_mem *l, uint32_t *out, unsigned max)
+{
+	uint64_t nblk = (l->total + LAZY_BLOCK - 1) / LAZY_BLOCK;
+	unsigned n = 0;
+	for (uint64_t b = 0; l->touched && b < nblk && n < max; b++)
+		if (l->touched[b])
+			out[n++] = (uint32_t)b;
+	return n;
+}
+
 int lazy_mem_fill(struct lazy_mem *l, struct kv_err *err)
 {
 	for (unsigned i = 0; i < l->nranges; i++) {
@@ -483,6 +536,8 @@ void lazy_mem_stats(const struct lazy_mem *l, struct lazy_stats *st)
 	st->bytes = l->bytes;
 	st->fill_bytes = l->fill_bytes;
 	st->serve_usec = l->serve_usec;
+	st->prefetch_bytes = l->prefetch_bytes;
+	st->prefetch_usec = l->prefetch_usec;
 }
 
 void lazy_mem_stop(struct lazy_mem *l)
@@ -502,7 +557,9 @@ void lazy_mem_stop(struct lazy_mem *l)
 	if (l->src)
 		munmap((void *)l->src, l->total);
 	free(l->sums);
+	free((void *)l->touched);
 	l->sums = NULL;
+	l->touched = NULL;
 	l->src = NULL;
 	l->stop_fd = l->uffd = l->peer_uffd = -1;
 }

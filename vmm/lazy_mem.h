@@ -46,21 +46,23 @@ struct lazy_range {
 };
 
 struct lazy_stats {
-	uint64_t faults;      /* faults served (VMM and gofer) */
-	uint64_t peer_faults; /* ... of which in the gofer's mapping */
-	uint64_t bytes;	      /* bytes copied into RAM by the handler */
-	uint64_t fill_bytes;  /* ... and by lazy_mem_fill */
-	uint64_t serve_usec;  /* the handler's time in faults (copy + wake) */
+	uint64_t faults;			/* faults served (VMM and gofer) */
+	uint64_t peer_faults;			/* ... of which in the gofer's mapping */
+	uint64_t bytes;				/* bytes copied into RAM by the handler */
+	uint64_t fill_bytes;			/* ... and by lazy_mem_fill */
+	uint64_t serve_usec;			/* the handler's time in faults (copy + wake) */
+	uint64_t prefetch_bytes, prefetch_usec; /* lazy_mem_prefetch */
 };
 
 struct lazy_mem {
-	int uffd;	    /* the VMM's mapping */
-	int peer_uffd;	    /* the gofer's mapping, or -1 */
-	uint8_t *host;	    /* the VMM's mapping of the memfd */
-	uint64_t peer_base; /* the gofer's mapping of it (its address space) */
-	uint64_t total;	    /* bytes of RAM */
-	const uint8_t *src; /* read-only mapping of the image's memory file */
-	uint64_t *sums;	    /* its block sums (host order), or NULL: unchecked */
+	int uffd;		  /* the VMM's mapping */
+	int peer_uffd;		  /* the gofer's mapping, or -1 */
+	uint8_t *host;		  /* the VMM's mapping of the memfd */
+	uint64_t peer_base;	  /* the gofer's mapping of it (its address space) */
+	uint64_t total;		  /* bytes of RAM */
+	const uint8_t *src;	  /* read-only mapping of the image's memory file */
+	uint64_t *sums;		  /* its block sums (host order), or NULL: unchecked */
+	_Atomic uint8_t *touched; /* per LAZY_BLOCK: 1 once a fault loaded it */
 	struct lazy_range ranges[LAZY_MAX_RANGES];
 	unsigned nranges;
 	int stop_fd; /* eventfd: the thread ends */
@@ -78,6 +80,7 @@ struct lazy_mem {
 	char why[512];	/* ... what it was */
 	char name[256]; /* the image, for messages (set by the caller, or "") */
 	_Atomic uint64_t faults, peer_faults, bytes, fill_bytes, serve_usec;
+	_Atomic uint64_t prefetch_bytes, prefetch_usec;
 };
 
 /* The image's data ranges, from its block sums (SNAP_SEC_MEMSUMS as
@@ -107,6 +110,17 @@ int lazy_mem_uffd(void);
 int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_fd,
 		   const uint8_t *sums, const struct lazy_range *ranges, unsigned nranges,
 		   int peer_uffd, uint64_t peer_base, struct kv_err *err);
+
+/* Loads the listed blocks (LAZY_BLOCK indices, ascending: a template's
+ * working set, vmm/template.h) before the guest runs, each checked first,
+ * runs of adjacent blocks in one copy: what the guest would otherwise
+ * fault in one block at a time.  Blocks outside the ranges, or loaded
+ * already, are skipped.  A block that fails its sum: -EBADMSG. */
+int lazy_mem_prefetch(struct lazy_mem *l, const uint32_t *blocks, unsigned n, struct kv_err *err);
+
+/* The blocks faults have loaded so far, ascending, into out (at most
+ * max); returns how many. */
+unsigned lazy_mem_touched(const struct lazy_mem *l, uint32_t *out, unsigned max);
 
 /* Copies every page of the ranges not loaded yet (any thread), each
  * block checked first. */

@@ -161,6 +161,32 @@ static void log_lazy(struct sandbox *sb, const char *when)
 	       (unsigned long long)(st.fill_bytes >> 10));
 }
 
+/* The first lazy start of a template: the blocks it loaded until its
+ * container was prepared, for `create` to keep beside the template
+ * (vmm/template.h).  Best effort: without it the next start faults. */
+static void record_working_set(struct sandbox *sb)
+{
+	struct lazy_mem *l = sb->vm->lazy;
+	uint64_t total = sb->vm->mem.total;
+	size_t max = (total + LAZY_BLOCK - 1) / LAZY_BLOCK, len = 0;
+	cleanup_free uint32_t *blocks = calloc(max, sizeof(*blocks));
+	if (!blocks)
+		return;
+	unsigned n = lazy_mem_touched(l, blocks, (unsigned)max);
+	cleanup_free uint8_t *buf = template_ws_encode(total, blocks, n, &len);
+	int fd = buf ? openat(sb->dir_fd, TEMPLATE_WS_RECORD,
+			      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)
+		     : -1;
+	if (fd < 0)
+		return;
+	bool ok = write(fd, buf, len) == (ssize_t)len;
+	close(fd);
+	if (!ok)
+		unlinkat(sb->dir_fd, TEMPLATE_WS_RECORD, 0);
+	else if (sb->debug)
+		sb_log(sb, "debug", "working set recorded for the template: %u block(s)", n);
+}
+
 void sb_stop_vm(struct sandbox *sb, const char *why)
 {
 	if (sb->debug)
@@ -187,6 +213,8 @@ static void create_done(struct sandbox *sb, void *ctx, const struct agent_msg *r
 	if (sb->debug)
 		sb_log(sb, "debug", "container prepared: guest pid %" PRIu32, reply->u.pid.pid);
 	log_lazy(sb, "until the container was prepared");
+	if (sb->ws_record)
+		record_working_set(sb);
 	sb_ready(sb);
 	sb_check_exits(sb); /* it may have died already */
 }
@@ -488,6 +516,14 @@ static int restore_template(struct sandbox *sb, const struct vm_config *base, st
 				   "starting from the template (`kvbox template drop` removes it, "
 				   "--boot-mode cold boots without one)");
 	sb->restored = true;
+	sb->ws_record = st.lazy && st.ws_missing;
+	if (sb->debug && st.ws_blocks)
+		sb_log(sb, "debug",
+		       "working set of the template loaded: %u block(s), %llu KiB in %llu ms",
+		       st.ws_blocks, (unsigned long long)(st.ws_bytes >> 10),
+		       (unsigned long long)(st.ws_usec / 1000));
+	else if (sb->debug && st.ws_why[0])
+		sb_log(sb, "debug", "the template's working set is not used: %s", st.ws_why);
 	if (sb->debug && st.lazy)
 		sb_log(sb, "debug",
 		       "guest RAM loaded lazily: %u range(s) of the image registered "

@@ -175,6 +175,7 @@ struct sandbox {
 	unsigned nheld;
 	const char *template_dir; /* --template: start from it (vmm/template.h) */
 	bool template_copy;	  /* --template-copy: its RAM copied, not lazy */
+	bool ws_record;		  /* no working set yet: record ours (vmm/template.h) */
 	bool restored;		  /* the VM came from the template: RESUME first */
 	bool debug;
 	FILE *log;

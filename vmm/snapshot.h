@@ -53,6 +53,11 @@ struct snapshot_stats {
 	bool lazy;			 /* RAM is loaded lazily (vmm/lazy_mem.h) */
 	unsigned lazy_ranges;		 /* ... over this many ranges */
 	char lazy_why[200];		 /* asked for but copied: why */
+	/* template restore, lazily: its working set (vmm/template.h) */
+	bool ws_missing;	    /* there was none */
+	unsigned ws_blocks;	    /* ... or this many blocks, */
+	uint64_t ws_bytes, ws_usec; /* loaded in this time */
+	char ws_why[200];	    /* ... or not used: why */
 };
 
 /* SHA-256 and size of a file (the kernel, the agent). */

@@ -2,7 +2,10 @@
 /* Container templates, the VMM side; see vmm/template.h. */
 #include "vmm/template.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,8 @@
 
 #include "guest/initramfs.h"
 #include "util/cleanup.h"
+#include "util/file.h"
+#include "vmm/lazy_mem.h"
 #include "vmm/agent_chan.h"
 #include "vmm/runloop.h"
 #include "vmm/vm_boot.h"
@@ -175,6 +180,97 @@ static uint64_t usec_now(void)
 	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
+/* ---- the working set ---- */
+
+static uint32_t ws_nblk(uint64_t mem_bytes)
+{
+	return (uint32_t)((mem_bytes + LAZY_BLOCK - 1) / LAZY_BLOCK);
+}
+
+size_t template_ws_max(uint64_t mem_bytes)
+{
+	return 16 + 4 * (size_t)ws_nblk(mem_bytes);
+}
+
+int template_ws_parse(const uint8_t *buf, size_t len, uint64_t mem_bytes, uint32_t **blocks,
+		      unsigned *n, struct kv_err *err)
+{
+	uint32_t hdr[2];
+	*blocks = NULL;
+	*n = 0;
+	if (len < 16 || memcmp(buf, TEMPLATE_WS_MAGIC, 8))
+		return kv_err_set(err, EINVAL, "not a working set");
+	memcpy(hdr, buf + 8, sizeof(hdr));
+	uint32_t nblk = le32toh(hdr[0]), count = le32toh(hdr[1]);
+	if (nblk != ws_nblk(mem_bytes) || count > nblk || len != 16 + 4 * (size_t)count)
+		return kv_err_set(
+		    err, EINVAL, "working set of %u blocks of %u, for an image of %u, in %zu bytes",
+		    count, nblk, ws_nblk(mem_bytes), len);
+	uint32_t *b = malloc(((size_t)count + 1) * sizeof(*b));
+	if (!b)
+		return kv_err_set(err, ENOMEM, "working set");
+	for (uint32_t i = 0; i < count; i++) {
+		memcpy(&b[i], buf + 16 + 4 * (size_t)i, 4);
+		b[i] = le32toh(b[i]);
+		if (b[i] >= nblk || (i && b[i] <= b[i - 1])) {
+			free(b);
+			return kv_err_set(err, EINVAL,
+					  "working set: block %u (entry %u) out of order or range",
+					  b[i], i);
+		}
+	}
+	*blocks = b;
+	*n = count;
+	return 0;
+}
+
+uint8_t *template_ws_encode(uint64_t mem_bytes, const uint32_t *blocks, unsigned n, size_t *len)
+{
+	*len = 16 + 4 * (size_t)n;
+	uint8_t *buf = malloc(*len);
+	if (!buf)
+		return NULL;
+	uint32_t hdr[2] = {htole32(ws_nblk(mem_bytes)), htole32(n)};
+	memcpy(buf, TEMPLATE_WS_MAGIC, 8);
+	memcpy(buf + 8, hdr, sizeof(hdr));
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t v = htole32(blocks[i]);
+		memcpy(buf + 16 + 4 * (size_t)i, &v, 4);
+	}
+	return buf;
+}
+
+/* RAM loaded lazily: the template's working set, if it has one, loaded
+ * now.  A list that does not parse is not used (st->ws_why); a block in
+ * it that fails its sum fails the restore, as its fault would have. */
+static int load_working_set(struct vm *vm, const char *dir, struct snapshot_stats *st,
+			    struct kv_err *err)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/../%s", dir, TEMPLATE_WS);
+	cleanup_free uint8_t *buf = NULL;
+	cleanup_free uint32_t *blocks = NULL;
+	size_t len = 0;
+	unsigned n = 0;
+	struct kv_err e = {0};
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		st->ws_missing = true;
+		return 0;
+	}
+	if (read_file_bounded(path, template_ws_max(vm->mem.total), &buf, &len, &e) < 0 ||
+	    template_ws_parse(buf, len, vm->mem.total, &blocks, &n, &e) < 0) {
+		snprintf(st->ws_why, sizeof(st->ws_why), "%s", e.msg);
+		return 0;
+	}
+	int r = lazy_mem_prefetch(vm->lazy, blocks, n, err);
+	struct lazy_stats ls;
+	lazy_mem_stats(vm->lazy, &ls);
+	st->ws_blocks = n;
+	st->ws_bytes = ls.prefetch_bytes;
+	st->ws_usec = ls.prefetch_usec;
+	return r;
+}
+
 int template_vm_restore(struct vm *vm, const char *dir, const struct vm_config *cfg,
 			struct snapshot_stats *st, struct kv_err *err)
 {
@@ -212,6 +308,8 @@ int template_vm_restore(struct vm *vm, const char *dir, const struct vm_config *
 	}
 	if (r == 0)
 		r = snapshot_restore(vm, &s, st, err);
+	if (r == 0 && vm->lazy)
+		r = load_working_set(vm, dir, st, err);
 	snapshot_close(&s);
 	return r;
 }

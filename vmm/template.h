@@ -70,9 +70,35 @@ struct template_build {
 int template_vm_build(const struct template_build *b, const char *out, struct snapshot_stats *st,
 		      struct kv_err *err);
 
-/* Builds vm from the template at dir with cfg's console, RAM size, vCPUs
- * and shares (already laid out by template_shares); vm_destroy() it on
- * failure too. */
+/*
+ * A template's working set: the 64 KiB blocks of its guest memory that a
+ * container start loaded (the faults until the container was prepared),
+ * recorded by the first lazily started sandbox of the template into its
+ * own state directory (TEMPLATE_WS_RECORD) and adopted by `create` into
+ * the template's directory (TEMPLATE_WS, oci/template.c).  Every later
+ * lazy start loads those blocks in one pass before the guest runs
+ * (lazy_mem_prefetch: each still checked against its sum) instead of a
+ * fault each.  The file: "KVBXWS01", le32 blocks in the image, le32
+ * count, then count le32 block indices, strictly ascending.  A list that
+ * does not parse is ignored; a wrong one costs time, never correctness.
+ */
+#define TEMPLATE_WS	   "ws"
+#define TEMPLATE_WS_RECORD "template-ws"
+#define TEMPLATE_WS_MAGIC  "KVBXWS01"
+
+/* Parses a working set for a guest of mem_bytes; *blocks is malloc'd. */
+int template_ws_parse(const uint8_t *buf, size_t len, uint64_t mem_bytes, uint32_t **blocks,
+		      unsigned *n, struct kv_err *err);
+/* Encodes one (malloc'd, *len bytes), or NULL. */
+uint8_t *template_ws_encode(uint64_t mem_bytes, const uint32_t *blocks, unsigned n, size_t *len);
+/* The largest file for a guest of mem_bytes. */
+size_t template_ws_max(uint64_t mem_bytes);
+
+/* Builds vm from the template at dir (ROOT/KEY/image) with cfg's console,
+ * RAM size, vCPUs and shares (already laid out by template_shares);
+ * vm_destroy() it on failure too.  With RAM loaded lazily, the template's
+ * working set (dir/../ws) is loaded before the guest runs; st->ws_missing
+ * says there was none (the caller may record one). */
 int template_vm_restore(struct vm *vm, const char *dir, const struct vm_config *cfg,
 			struct snapshot_stats *st, struct kv_err *err);
 

@@ -408,6 +408,75 @@ static void test_corrupt_block(void **state)
 	close(img);
 }
 
+/* A working set loaded up front: its blocks are in RAM with no fault,
+ * blocks outside the ranges are skipped, faults are what lazy_mem_touched
+ * lists (a prefetch is not a touch), and a damaged block is refused. */
+static void test_prefetch(void **state)
+{
+	(void)state;
+	if (!uffd_usable())
+		skip();
+	unsigned pages[41];
+	for (unsigned i = 0; i < 40; i++)
+		pages[i] = 20 + i; /* blocks 1-3 */
+	pages[40] = 900;	   /* block 56 */
+	int img = make_image(pages, 41);
+	uint8_t *sums = image_sums(img);
+	int memfd = memfd_create("ram", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(memfd, TOTAL), 0);
+	uint8_t *host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	assert_true(host != MAP_FAILED);
+	struct lazy_range r[LAZY_MAX_RANGES];
+	int n = lazy_mem_ranges_sums(sums, TOTAL, 0, r, LAZY_MAX_RANGES);
+	assert_int_equal(n, 2);
+	struct lazy_mem l;
+	struct kv_err err = {0};
+	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, (unsigned)n, -1, 0, &err) < 0)
+		fail_msg("lazy_mem_start: %s", err.msg);
+	uint32_t t[8];
+	assert_int_equal(lazy_mem_touched(&l, t, 8), 0);
+	assert_true(page_is(host + 21 * PG, 21 * PG, true)); /* a fault: block 1 */
+	assert_int_equal(lazy_mem_touched(&l, t, 8), 1);
+	assert_int_equal(t[0], 1);
+	static const uint32_t ws[] = {1, 2, 3, 40, 56};
+	assert_int_equal(lazy_mem_prefetch(&l, ws, 5, &err), 0);
+	struct lazy_stats st;
+	lazy_mem_stats(&l, &st);
+	assert_int_equal(st.faults, 1);
+	/* blocks 2, 3 and 56 copied (1 was there, 40 is outside the ranges) */
+	assert_int_equal(st.prefetch_bytes, 3 * LAZY_BLOCK);
+	uint8_t buf[PG];
+	assert_int_equal(pread(memfd, buf, PG, 45 * PG), PG);
+	assert_true(page_is(buf, 45 * PG, true));
+	assert_int_equal(pread(memfd, buf, PG, 900 * PG), PG);
+	assert_true(page_is(buf, 900 * PG, true));
+	assert_true(page_is(host + 59 * PG, 59 * PG, true));
+	lazy_mem_stats(&l, &st);
+	assert_int_equal(st.faults, 1);
+	assert_int_equal(lazy_mem_touched(&l, t, 8), 1);
+	lazy_mem_stop(&l);
+	munmap(host, TOTAL);
+	close(memfd);
+	/* a damaged block in the list: refused, nothing of it loaded */
+	uint8_t bad = (uint8_t)~pattern(30 * PG);
+	assert_int_equal(pwrite(img, &bad, 1, 30 * PG), 1); /* block 1 */
+	memfd = memfd_create("ram", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(memfd, TOTAL), 0);
+	host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	assert_true(host != MAP_FAILED);
+	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, (unsigned)n, -1, 0, &err) < 0)
+		fail_msg("lazy_mem_start: %s", err.msg);
+	assert_int_equal(lazy_mem_prefetch(&l, ws, 5, &err), -EBADMSG);
+	assert_non_null(strstr(err.msg, "guest RAM at 0x10000: the image's memory block there "
+					"fails its checksum"));
+	assert_int_equal(lseek(memfd, 0, SEEK_DATA), -1);
+	lazy_mem_stop(&l);
+	munmap(host, TOTAL);
+	close(memfd);
+	free(sums);
+	close(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +484,7 @@ int main(void)
 	    cmocka_unit_test(test_vmm_and_gofer),
 	    cmocka_unit_test(test_bad_ranges_leave_nothing),
 	    cmocka_unit_test(test_corrupt_block),
+	    cmocka_unit_test(test_prefetch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,11 +100,59 @@ static void test_key(void **state)
 	rmdir(dir);
 }
 
+/* A working set (vmm/template.h): encoded and parsed back; anything out
+ * of shape is refused with one line. */
+static void test_working_set(void **state)
+{
+	(void)state;
+	const uint64_t mem = 16u << 20; /* 256 blocks */
+	const uint32_t blocks[] = {0, 3, 4, 255};
+	size_t len;
+	uint8_t *buf = template_ws_encode(mem, blocks, 4, &len);
+	assert_non_null(buf);
+	assert_int_equal(len, 16 + 4 * 4);
+	assert_true(len <= template_ws_max(mem));
+	uint32_t *got;
+	unsigned n;
+	struct kv_err err = {0};
+	assert_int_equal(template_ws_parse(buf, len, mem, &got, &n, &err), 0);
+	assert_int_equal(n, 4);
+	assert_memory_equal(got, blocks, sizeof(blocks));
+	free(got);
+	/* another guest size */
+	assert_int_equal(template_ws_parse(buf, len, 32u << 20, &got, &n, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "for an image of 512"));
+	assert_null(got);
+	/* truncated, extended, bad magic */
+	assert_int_equal(template_ws_parse(buf, len - 1, mem, &got, &n, &err), -EINVAL);
+	assert_int_equal(template_ws_parse(buf, 10, mem, &got, &n, &err), -EINVAL);
+	buf[0] ^= 1;
+	assert_int_equal(template_ws_parse(buf, len, mem, &got, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "not a working set");
+	buf[0] ^= 1;
+	/* out of order, repeated, out of range */
+	const uint32_t bad[][2] = {{4, 3}, {3, 3}, {1, 256}};
+	for (unsigned i = 0; i < 3; i++) {
+		uint8_t *b = template_ws_encode(mem, bad[i], 2, &len);
+		assert_int_equal(template_ws_parse(b, len, mem, &got, &n, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "out of order or range"));
+		free(b);
+	}
+	/* empty is fine */
+	uint8_t *e = template_ws_encode(mem, NULL, 0, &len);
+	assert_int_equal(template_ws_parse(e, len, mem, &got, &n, &err), 0);
+	assert_int_equal(n, 0);
+	free(got);
+	free(e);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_shares_layout),
 	    cmocka_unit_test(test_key),
+	    cmocka_unit_test(test_working_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

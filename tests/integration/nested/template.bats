@@ -160,6 +160,36 @@ ram_kib() {
 	nothing_left lz
 }
 
+@test "the first lazy start records the template's working set; later starts load it before the guest runs; a bad list is not used" {
+	b=$(bundle ws true)
+	run -0 "$kvbox" template drop --all
+	log=$BATS_TEST_TMPDIR/log
+	run -0 k --debug --log "$log.1" run --bundle "$b" w1
+	grep -q 'working set recorded for the template: [1-9][0-9]* block(s)' "$log.1"
+	grep -q 'working set of [1-9][0-9]* block(s) kept for template' "$log.1"
+	dir=$KVBOX_TEMPLATE_DIR/$("$kvbox" template list -q)
+	[ -s "$dir/ws" ]
+	nothing_left w1
+	run -0 k --debug --log "$log.2" run --bundle "$b" w2
+	grep -q 'working set of the template loaded: [1-9][0-9]* block(s), [1-9][0-9]* KiB' "$log.2"
+	! grep -q 'working set recorded' "$log.2"
+	# the blocks the first start faulted in one by one are loaded up front
+	faults() { sed -n 's/.*lazy RAM until the container was prepared: \([0-9]*\) fault.*/\1/p' "$1"; }
+	f1=$(faults "$log.1") f2=$(faults "$log.2")
+	echo "faults until prepared: $f1 without, $f2 with the working set" >&2
+	[ "$f2" -lt "$((f1 / 4))" ]
+	nothing_left w2
+	# a list that does not parse is not used: the start faults as before
+	printf 'garbage' >"$dir/ws"
+	run -0 k --debug --log "$log.3" run --bundle "$b" w3
+	grep -q "the template's working set is not used: not a working set" "$log.3"
+	[ "$(faults "$log.3")" -ge "$((f1 / 2))" ]
+	nothing_left w3
+	# dropped with its template
+	run -0 "$kvbox" template drop --all
+	[ ! -e "$dir" ]
+}
+
 @test "a corrupted or truncated template is one clear error and leaves nothing; dropped, the next create rebuilds it" {
 	b=$(bundle bad true)
 	run -0 k run --bundle "$b" warm
