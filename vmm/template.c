@@ -213,10 +213,11 @@ int template_ws_parse(const uint8_t *buf, size_t len, uint64_t mem_bytes, uint32
 		memcpy(&b[i], buf + 16 + 4 * (size_t)i, 4);
 		b[i] = le32toh(b[i]);
 		if (b[i] >= nblk || (i && b[i] <= b[i - 1])) {
+			uint32_t bad = b[i];
 			free(b);
 			return kv_err_set(err, EINVAL,
-					  "working set: block %u (entry %u) out of order or range",
-					  b[i], i);
+					  "working set: block %u (entry %u) out of order or range", bad,
+					  i);
 		}
 	}
 	*blocks = b;
