@@ -216,8 +216,8 @@ int template_ws_parse(const uint8_t *buf, size_t len, uint64_t mem_bytes, uint32
 			uint32_t bad = b[i];
 			free(b);
 			return kv_err_set(err, EINVAL,
-					  "working set: block %u (entry %u) out of order or range", bad,
-					  i);
+					  "working set: block %u (entry %u) out of order or range",
+					  bad, i);
 		}
 	}
 	*blocks = b;
