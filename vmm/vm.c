@@ -387,21 +387,19 @@ void vm_halt_vcpus(struct vm *vm)
 
 void vm_stop_vcpus(struct vm *vm)
 {
-	pthread_mutex_lock(&vm->pause_lock);
-	vm->stopping = true;
-	pthread_cond_broadcast(&vm->pause_cond);
-	pthread_mutex_unlock(&vm->pause_lock);
+	vm_halt_vcpus(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		if (!v->started)
 			continue;
-		/* immediate_exit covers the window before the thread enters
-		 * KVM_RUN; the signal covers a thread already inside it.  The
-		 * kick is repeated every 100 ms: one signal can in principle be
-		 * consumed by an exit that was already on its way out. */
-		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		/* immediate_exit (set by vm_halt_vcpus) covers the window
+		 * before the thread enters KVM_RUN; the signal covers a thread
+		 * already inside it.  The kick is repeated every 100 ms: one
+		 * signal can in principle be consumed by an exit that was
+		 * already on its way out. */
 		for (unsigned tries = 0;; tries++) {
-			pthread_kill(v->thread, SIG_KICK);
+			if (tries)
+				pthread_kill(v->thread, SIG_KICK);
 			struct timespec t;
 			clock_gettime(CLOCK_REALTIME, &t); /* pthread_timedjoin_np's clock */
 			t.tv_nsec += 100 * 1000000L;

@@ -69,6 +69,17 @@ static bool uffd_usable(void)
 	return true;
 }
 
+/* Guest RAM: a memfd of TOTAL bytes (*memfd) and its shared mapping. */
+static uint8_t *new_ram(int *memfd)
+{
+	*memfd = memfd_create("ram", MFD_CLOEXEC);
+	assert_true(*memfd >= 0);
+	assert_int_equal(ftruncate(*memfd, TOTAL), 0);
+	uint8_t *host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, *memfd, 0);
+	assert_true(host != MAP_FAILED);
+	return host;
+}
+
 /* The image's block sums as a snapshot stores them (le64 XXH3-64 of each
  * LAZY_BLOCK, SNAP_SEC_MEMSUMS without its header). */
 static uint8_t *image_sums(int fd)
@@ -353,10 +364,8 @@ static void test_corrupt_block(void **state)
 	uint8_t *sums = image_sums(img);
 	uint8_t bad = (uint8_t)~pattern(41 * PG + 5);
 	assert_int_equal(pwrite(img, &bad, 1, 41 * PG + 5), 1); /* block 2 */
-	int memfd = memfd_create("ram", MFD_CLOEXEC);
-	assert_int_equal(ftruncate(memfd, TOTAL), 0);
-	uint8_t *host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	assert_true(host != MAP_FAILED);
+	int memfd;
+	uint8_t *host = new_ram(&memfd);
 	struct lazy_range r[LAZY_MAX_RANGES];
 	int n = lazy_mem_ranges_sums(sums, TOTAL, 0, r, LAZY_MAX_RANGES);
 	assert_int_equal(n, 1);
@@ -391,10 +400,7 @@ static void test_corrupt_block(void **state)
 	close(memfd);
 
 	/* a checkpoint's fill */
-	memfd = memfd_create("ram", MFD_CLOEXEC);
-	assert_int_equal(ftruncate(memfd, TOTAL), 0);
-	host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	assert_true(host != MAP_FAILED);
+	host = new_ram(&memfd);
 	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, 1, -1, 0, &err) < 0)
 		fail_msg("lazy_mem_start: %s", err.msg);
 	assert_int_equal(lazy_mem_fill(&l, &err), -EBADMSG);
@@ -422,10 +428,8 @@ static void test_prefetch(void **state)
 	pages[40] = 900;	   /* block 56 */
 	int img = make_image(pages, 41);
 	uint8_t *sums = image_sums(img);
-	int memfd = memfd_create("ram", MFD_CLOEXEC);
-	assert_int_equal(ftruncate(memfd, TOTAL), 0);
-	uint8_t *host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	assert_true(host != MAP_FAILED);
+	int memfd;
+	uint8_t *host = new_ram(&memfd);
 	struct lazy_range r[LAZY_MAX_RANGES];
 	int n = lazy_mem_ranges_sums(sums, TOTAL, 0, r, LAZY_MAX_RANGES);
 	assert_int_equal(n, 2);
@@ -460,10 +464,7 @@ static void test_prefetch(void **state)
 	/* a damaged block in the list: refused, nothing of it loaded */
 	uint8_t bad = (uint8_t)~pattern(30 * PG);
 	assert_int_equal(pwrite(img, &bad, 1, 30 * PG), 1); /* block 1 */
-	memfd = memfd_create("ram", MFD_CLOEXEC);
-	assert_int_equal(ftruncate(memfd, TOTAL), 0);
-	host = mmap(NULL, TOTAL, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	assert_true(host != MAP_FAILED);
+	host = new_ram(&memfd);
 	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, (unsigned)n, -1, 0, &err) < 0)
 		fail_msg("lazy_mem_start: %s", err.msg);
 	assert_int_equal(lazy_mem_prefetch(&l, ws, 5, &err), -EBADMSG);
