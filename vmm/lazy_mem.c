@@ -64,6 +64,11 @@ static int merge_to(struct lazy_range *r, unsigned n, uint64_t gap, struct lazy_
 	return (int)n;
 }
 
+static uint64_t nblocks(uint64_t total)
+{
+	return (total + LAZY_BLOCK - 1) / LAZY_BLOCK;
+}
+
 /* XXH3-64 of len zero bytes (len <= LAZY_BLOCK) */
 static uint64_t zero_sum(uint64_t len)
 {
@@ -82,7 +87,7 @@ static uint64_t sum_at(const uint8_t *sums, uint64_t b)
 int lazy_mem_ranges_sums(const uint8_t *sums, uint64_t total, uint64_t gap, struct lazy_range *out,
 			 unsigned max)
 {
-	uint64_t nblk = (total + LAZY_BLOCK - 1) / LAZY_BLOCK, full = zero_sum(LAZY_BLOCK);
+	uint64_t nblk = nblocks(total), full = zero_sum(LAZY_BLOCK);
 	size_t n = 0;
 	if (max == 0 || total % PAGE)
 		return -EINVAL;
@@ -135,6 +140,15 @@ static bool block_ok(const struct lazy_mem *l, uint64_t off)
 		return true;
 	block_of(l, off, &bs, &be);
 	return XXH3_64bits(l->src + bs, (size_t)(be - bs)) == l->sums[bs / LAZY_BLOCK];
+}
+
+/* The line for a block that fails its sum (at off). */
+static void bad_block(const struct lazy_mem *l, uint64_t off, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "%s%sguest RAM at %#llx: the image's memory block there fails its checksum (the "
+		 "image is corrupted)",
+		 l->name, l->name[0] ? ": " : "", (unsigned long long)off);
 }
 
 /* The image's block holding off was read through our mapping (to check
@@ -196,16 +210,12 @@ static void fail(struct lazy_mem *l, int e, uint64_t off)
 {
 	if (l->failed)
 		return; /* only this thread sets it */
-	const char *sep = l->name[0] ? ": " : "";
 	if (e == EBADMSG)
-		snprintf(l->why, sizeof(l->why),
-			 "%s%sguest RAM at %#llx: the image's memory block there fails its "
-			 "checksum (the image is corrupted)",
-			 l->name, sep, (unsigned long long)off);
+		bad_block(l, off, l->why, sizeof(l->why));
 	else
 		snprintf(l->why, sizeof(l->why),
-			 "%s%sloading guest RAM at %#llx from the image: %s", l->name, sep,
-			 (unsigned long long)off, strerror(e));
+			 "%s%sloading guest RAM at %#llx from the image: %s", l->name,
+			 l->name[0] ? ": " : "", (unsigned long long)off, strerror(e));
 	__atomic_store_n(&l->failed, true, __ATOMIC_RELEASE); /* why is whole */
 	if (l->on_fail) {
 		l->on_fail(l->fail_ctx, l->why);
@@ -379,7 +389,7 @@ int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_
 		    ranges[i].off > total || ranges[i].len > total - ranges[i].off ||
 		    (i && ranges[i].off < ranges[i - 1].off + ranges[i - 1].len))
 			r = kv_err_set(err, EINVAL, "lazy memory: range %u is not inside RAM", i);
-	uint64_t nblk = (total + LAZY_BLOCK - 1) / LAZY_BLOCK;
+	uint64_t nblk = nblocks(total);
 	if (r == 0 && sums) {
 		uint64_t *sv = malloc(nblk * sizeof(*sv));
 		if (!sv)
@@ -446,7 +456,7 @@ int lazy_mem_start(struct lazy_mem *l, uint8_t *host, uint64_t total, int image_
 
 int lazy_mem_prefetch(struct lazy_mem *l, const uint32_t *blocks, unsigned n, struct kv_err *err)
 {
-	uint64_t t0 = usec_now(), nblk = (l->total + LAZY_BLOCK - 1) / LAZY_BLOCK;
+	uint64_t t0 = usec_now(), nblk = nblocks(l->total);
 	int r = 0;
 	for (unsigned i = 0; i < n && r == 0;) {
 		/* a run of adjacent blocks inside one range */
@@ -464,12 +474,11 @@ int lazy_mem_prefetch(struct lazy_mem *l, const uint32_t *blocks, unsigned n, st
 		if (e > rg->off + rg->len)
 			e = rg->off + rg->len;
 		for (uint64_t b = s; b < e && r == 0; b += LAZY_BLOCK)
-			if (!block_ok(l, b))
-				r = kv_err_set(err, EBADMSG,
-					       "%s%sguest RAM at %#llx: the image's memory block "
-					       "there fails its checksum (the image is corrupted)",
-					       l->name, l->name[0] ? ": " : "",
-					       (unsigned long long)b);
+			if (!block_ok(l, b)) {
+				char why[sizeof(l->why)];
+				bad_block(l, b, why, sizeof(why));
+				r = kv_err_set(err, EBADMSG, "%s", why);
+			}
 		bool gap = false;
 		int rc = r ? 0 : copy_range(l, s, e, &gap, &l->prefetch_bytes);
 		if (rc < 0)
@@ -485,7 +494,7 @@ int lazy_mem_prefetch(struct lazy_mem *l, const uint32_t *blocks, unsigned n, st
 
 unsigned lazy_mem_touched(const struct lazy_mem *l, uint32_t *out, unsigned max)
 {
-	uint64_t nblk = (l->total + LAZY_BLOCK - 1) / LAZY_BLOCK;
+	uint64_t nblk = nblocks(l->total);
 	unsigned n = 0;
 	for (uint64_t b = 0; l->touched && b < nblk && n < max; b++)
 		if (l->touched[b])
@@ -503,12 +512,11 @@ int lazy_mem_fill(struct lazy_mem *l, struct kv_err *err)
 			if (be > end)
 				be = end;
 			bool gap = false;
-			if (!block_ok(l, s))
-				return kv_err_set(
-				    err, EBADMSG,
-				    "guest RAM at %#llx: the image's memory block "
-				    "there fails its checksum (the image is corrupted)",
-				    (unsigned long long)s);
+			if (!block_ok(l, s)) {
+				char why[sizeof(l->why)];
+				bad_block(l, s, why, sizeof(why));
+				return kv_err_set(err, EBADMSG, "%s", why);
+			}
 			int rc = copy_range(l, s, be, &gap, &l->fill_bytes);
 			if (rc < 0)
 				return kv_err_sys(err, -rc,

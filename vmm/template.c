@@ -182,9 +182,10 @@ static uint64_t usec_now(void)
 
 /* ---- the working set ---- */
 
+/* the image's block count (a block is LAZY_BLOCK == SNAP_SUM_BLOCK) */
 static uint32_t ws_nblk(uint64_t mem_bytes)
 {
-	return (uint32_t)((mem_bytes + LAZY_BLOCK - 1) / LAZY_BLOCK);
+	return (uint32_t)snap_sum_blocks(mem_bytes);
 }
 
 size_t template_ws_max(uint64_t mem_bytes)
@@ -254,16 +255,16 @@ static int load_working_set(struct vm *vm, const char *dir, struct snapshot_stat
 	size_t len = 0;
 	unsigned n = 0;
 	struct kv_err e = {0};
-	if (access(path, F_OK) < 0 && errno == ENOENT) {
+	int r = read_file_bounded(path, template_ws_max(vm->mem.total), &buf, &len, &e);
+	if (r == -ENOENT) {
 		st->ws_missing = true;
 		return 0;
 	}
-	if (read_file_bounded(path, template_ws_max(vm->mem.total), &buf, &len, &e) < 0 ||
-	    template_ws_parse(buf, len, vm->mem.total, &blocks, &n, &e) < 0) {
+	if (r < 0 || template_ws_parse(buf, len, vm->mem.total, &blocks, &n, &e) < 0) {
 		snprintf(st->ws_why, sizeof(st->ws_why), "%s", e.msg);
 		return 0;
 	}
-	int r = lazy_mem_prefetch(vm->lazy, blocks, n, err);
+	r = lazy_mem_prefetch(vm->lazy, blocks, n, err);
 	struct lazy_stats ls;
 	lazy_mem_stats(vm->lazy, &ls);
 	st->ws_blocks = n;
