@@ -353,16 +353,23 @@ void oci_container_free(struct oci_container *c)
 	free(c);
 }
 
+/* The owner's name for `list`, from /etc/passwd as runc reads it (no NSS:
+ * the binary is static), else "#UID". */
 static char *owner_name(void)
 {
 	char buf[4096];
 	struct passwd pw, *res = NULL;
-	char *out;
+	char *out = NULL;
 
 	uid_t uid = geteuid();
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-		return strdup(res->pw_name);
-	if (asprintf(&out, "#%u", (unsigned)uid) < 0)
+	FILE *f = fopen("/etc/passwd", "re");
+	if (f) {
+		while (!out && fgetpwent_r(f, &pw, buf, sizeof(buf), &res) == 0 && res)
+			if (res->pw_uid == uid)
+				out = strdup(res->pw_name);
+		fclose(f);
+	}
+	if (!out && asprintf(&out, "#%u", (unsigned)uid) < 0)
 		return NULL;
 	return out;
 }

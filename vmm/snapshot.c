@@ -30,7 +30,7 @@
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
-#include <openssl/evp.h>
+#include <sha2.h>
 #include <xxhash.h>
 
 #include "util/cleanup.h"
@@ -51,32 +51,16 @@ static uint64_t now_usec(void)
 	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
-static void evp_freep(EVP_MD_CTX **c)
-{
-	if (*c)
-		EVP_MD_CTX_free(*c);
-}
-#define cleanup_evp __attribute__((cleanup(evp_freep)))
-
-static EVP_MD_CTX *sha_new(void)
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(c);
-		return NULL;
-	}
-	return c;
-}
-
 int snapshot_file_id(const char *path, uint8_t sha[32], uint64_t *size, struct kv_err *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return kv_err_sys(err, errno, "%s", path);
-	cleanup_evp EVP_MD_CTX *c = sha_new();
 	cleanup_free uint8_t *buf = malloc(COPY_CHUNK);
-	if (!c || !buf)
+	if (!buf)
 		return kv_err_set(err, ENOMEM, "hashing %s", path);
+	SHA2_CTX c;
+	SHA256Init(&c);
 	*size = 0;
 	for (;;) {
 		ssize_t n = read(fd, buf, COPY_CHUNK);
@@ -86,10 +70,10 @@ int snapshot_file_id(const char *path, uint8_t sha[32], uint64_t *size, struct k
 			return kv_err_sys(err, errno, "reading %s", path);
 		if (n == 0)
 			break;
-		EVP_DigestUpdate(c, buf, (size_t)n);
+		SHA256Update(&c, buf, (size_t)n);
 		*size += (uint64_t)n;
 	}
-	EVP_DigestFinal_ex(c, sha, NULL);
+	SHA256Final(sha, &c);
 	return 0;
 }
 
