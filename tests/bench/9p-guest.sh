@@ -21,12 +21,17 @@ off() {
 	esac
 	sleep 5
 }
-ms() { read -r up _ </proc/uptime; echo "${up%.*}${up#*.}0"; }
+ms() {
+	read -r up _ </proc/uptime
+	case $up in [0-9]*.[0-9][0-9]) ;; *) echo "BENCH-FAIL /proc/uptime read \"$up\"" >/dev/console; off ;; esac
+	echo "${up%.*}${up#*.}0"
+}
 if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none bench /mnt; then
 	echo "BENCH-FAIL mount"
 	off
 fi
-read_mb=$(($(stat -c %s /mnt/big) >> 20))
+size=$(stat -c %s /mnt/big) || { echo "BENCH-FAIL stat /mnt/big"; off; }
+read_mb=$((size >> 20))
 t0=$(ms); cat /mnt/big >/dev/null; t1=$(ms)
 read_ms=$((t1 - t0))
 rm -f /mnt/out
