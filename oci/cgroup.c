@@ -85,18 +85,17 @@ static bool opts_have_all(const char *opts, const char *list)
 }
 
 /* The mount point of the hierarchy named by a /proc/self/cgroup line's
- * controller list ("" = cgroup2), or NULL. */
-static char *find_mount(const char *mountinfo, const char *list, struct kv_err *err, int *r)
+ * controller list ("" = cgroup2) in mountinfo's text, or NULL. */
+static char *find_mount(const char *text, const char *list, struct kv_err *err, int *r)
 {
-	cleanup_fclose FILE *f = fopen(mountinfo, "re");
-	if (!f) {
-		*r = kv_err_sys(err, errno, "%s", mountinfo);
-		return NULL;
-	}
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
-	while (getline(&line, &cap, f) > 0) {
-		line[strcspn(line, "\n")] = 0;
+	for (const char *p = text; *p;) {
+		size_t len = strcspn(p, "\n");
+		cleanup_free char *line = strndup(p, len);
+		p += len + (p[len] == '\n');
+		if (!line) {
+			*r = kv_err_set(err, ENOMEM, "cgroup mount");
+			return NULL;
+		}
 		char *sep = strstr(line, " - ");
 		if (!sep)
 			continue;
@@ -120,6 +119,36 @@ static char *find_mount(const char *mountinfo, const char *list, struct kv_err *
 		return mnt;
 	}
 	return NULL;
+}
+
+/* All of mountinfo, read once (the kernel writes it out afresh on every
+ * read: a dozen hierarchies were a dozen passes over every mount). */
+static char *read_mountinfo(const char *path, struct kv_err *err, int *r)
+{
+	cleanup_fclose FILE *f = fopen(path, "re");
+	if (!f) {
+		*r = kv_err_sys(err, errno, "%s", path);
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m) {
+		*r = kv_err_sys(err, errno, "%s", path);
+		return NULL;
+	}
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, m);
+	bool bad = ferror(f);
+	fclose(m);
+	if (bad || !buf) {
+		free(buf);
+		*r = kv_err_set(err, EIO, "reading %s", path);
+		return NULL;
+	}
+	return buf;
 }
 
 static unsigned v2_controllers(const char *mnt)
@@ -160,9 +189,12 @@ int oci_cg_layout_read(const char *mountinfo, const char *self_cgroup, struct oc
 	cleanup_fclose FILE *f = fopen(self_cgroup, "re");
 	if (!f)
 		return kv_err_sys(err, errno, "%s", self_cgroup);
+	int r = 0;
+	cleanup_free char *mounts = read_mountinfo(mountinfo, err, &r);
+	if (!mounts)
+		return r;
 	cleanup_free char *line = NULL;
 	size_t cap = 0;
-	int r = 0;
 	while (r == 0 && getline(&line, &cap, f) > 0) {
 		line[strcspn(line, "\n")] = 0;
 		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -170,7 +202,7 @@ int oci_cg_layout_read(const char *mountinfo, const char *self_cgroup, struct oc
 			continue;
 		*c2 = 0;
 		const char *list = c1 + 1, *own = c2 + 1;
-		char *mnt = find_mount(mountinfo, list, err, &r);
+		char *mnt = find_mount(mounts, list, err, &r);
 		if (!mnt)
 			continue;
 		if (out->n == OCI_CG_MAX) {
