@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -179,6 +180,9 @@ int cmd_gofer(int argc, char **argv)
 	struct gofer_opts o = {.proc_fd = -1, .uffd = -1};
 	int r;
 
+	/* exec'd through /proc/self/exe: named for ps and top, as the
+	 * sandbox and its threads are */
+	prctl(PR_SET_NAME, "kvbox-gofer");
 	for (unsigned i = 0; i < GOFER_MAX_SHARES; i++)
 		o.share_fds[i] = -1;
 	if (parse_args(argc, argv, &a, &err)) {

@@ -76,7 +76,7 @@ selftest() {
 	done
 	grep -qx up "$BATS_TEST_TMPDIR/out" || { echo "no output relayed" >&2; return 1; }
 	pid=$(k state c-run | jq -r .pid)
-	# the gofer is exec'd through /proc/self/exe: its comm is "exe"
+	# the gofer: found by its command line (its comm is kvbox-gofer)
 	gofer=$(pgrep -P "$pid" -f '^[^ ]* gofer ' | head -n 1)
 	[ -n "$gofer" ] || { echo "no gofer under sandbox $pid" >&2; return 1; }
 	for s in /proc/"$pid"/task/*/status /proc/"$gofer"/status; do
