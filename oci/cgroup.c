@@ -131,22 +131,13 @@ static char *read_mountinfo(const char *path, struct kv_err *err, int *r)
 		return NULL;
 	}
 	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	if (!m) {
-		*r = kv_err_sys(err, errno, "%s", path);
-		return NULL;
-	}
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	bool bad = ferror(f);
-	fclose(m);
-	if (bad || !buf) {
+	size_t cap = 0;
+	/* no NUL in mountinfo: one getdelim() takes all of it */
+	if (getdelim(&buf, &cap, '\0', f) < 0) {
 		free(buf);
-		*r = kv_err_set(err, EIO, "reading %s", path);
-		return NULL;
+		buf = ferror(f) ? NULL : strdup("");
+		if (!buf)
+			*r = kv_err_set(err, ferror(f) ? EIO : ENOMEM, "reading %s", path);
 	}
 	return buf;
 }
