@@ -47,12 +47,13 @@
  *                                        filesystems; then it powers off
  *     UPDATE  struct agent_update     -> (empty) once the container's cgroup
  *                                        took every value
- *     PARK    (empty)                 -> (empty); then the agent closes the
- *                                        channel and listens on its port for
- *                                        the next host (a template or a
- *                                        checkpoint is saved while it waits;
- *                                        a container's processes go on); the
- *                                        new connection starts with HELLO
+ *     PARK    (empty)                 -> struct agent_parked; then the agent
+ *                                        closes the channel and listens on
+ *                                        its port for the next host (a
+ *                                        template or a checkpoint is saved
+ *                                        while it waits; a container's
+ *                                        processes go on); the new
+ *                                        connection starts with HELLO
  *     RESUME  struct agent_resume     -> (empty) once the guest's random
  *                                        pool is reseeded and its clock set
  *                                        (the first request after a
@@ -324,6 +325,18 @@ struct agent_resume {
 	uint64_t realtime_ns; /* host CLOCK_REALTIME when sent */
 };
 
+/* PARK's reply.  Before any CREATE (a template): the guest-physical
+ * ranges of the running kernel's text and read-only data, as /proc/iomem
+ * names them ("Kernel code", "Kernel rodata"), whole pages inside them:
+ * pairs of (first page, page count), ascending.  The host may give every
+ * VM restored from the template those pages copy-on-write from the image
+ * (vmm/lazy_mem.h).  Empty after a CREATE (a checkpoint). */
+#define AGENT_MAX_RO_RANGES 4u
+struct agent_parked {
+	uint32_t *kernel_ro; /* 2 * n entries */
+	uint32_t nkernel_ro;
+};
+
 struct agent_error {
 	int32_t errnum; /* positive errno */
 	char *message;
@@ -347,6 +360,7 @@ struct agent_msg {
 		struct agent_error error;
 		struct agent_update update;
 		struct agent_resume resume;
+		struct agent_parked parked;
 	} u;
 	struct agent_arena *arena; /* owns decoded data; NULL when built by hand */
 };

@@ -402,6 +402,26 @@ static const struct field resume_f[] = {
 };
 SCHEMA(resume, struct agent_resume, check_resume);
 
+static int check_parked(const void *v)
+{
+	const struct agent_parked *p = v;
+	uint64_t end = 0;
+	if (p->nkernel_ro % 2)
+		return -EINVAL;
+	for (uint32_t i = 0; i < p->nkernel_ro; i += 2) {
+		uint64_t first = p->kernel_ro[i], n = p->kernel_ro[i + 1];
+		if (n == 0 || first < end)
+			return -EINVAL;
+		end = first + n;
+	}
+	return 0;
+}
+
+static const struct field parked_f[] = {
+    LST(1, F_U32V, struct agent_parked, kernel_ro, nkernel_ro, 2 * AGENT_MAX_RO_RANGES),
+};
+SCHEMA(parked, struct agent_parked, check_parked);
+
 static int check_error(const void *v)
 {
 	const struct agent_error *e = v;
@@ -435,7 +455,7 @@ static const struct {
     [AGENT_SHUTDOWN] = {"SHUTDOWN", &empty_s, &empty_s, NULL},
     [AGENT_ERROR] = {"ERROR", NULL, &error_s, NULL},
     [AGENT_UPDATE] = {"UPDATE", &update_s, &empty_s, NULL},
-    [AGENT_PARK] = {"PARK", &empty_s, &empty_s, NULL},
+    [AGENT_PARK] = {"PARK", &empty_s, &parked_s, NULL},
     [AGENT_RESUME] = {"RESUME", &resume_s, &empty_s, NULL},
 };
 

@@ -115,6 +115,9 @@ static void park_readable(struct vm_agent *a, int fd)
 		int r = agent_msg_decode(a->buf, flen, &m);
 		if (r == 0 && m.hdr.type == AGENT_PARK && m.hdr.flags == AGENT_F_REPLY) {
 			a->park_acked = true;
+			a->nkernel_ro = m.u.parked.nkernel_ro; /* <= 2 * AGENT_MAX_RO_RANGES */
+			memcpy(a->kernel_ro, m.u.parked.kernel_ro,
+			       a->nkernel_ro * sizeof(a->kernel_ro[0]));
 		} else if (r == 0 && m.hdr.type == AGENT_ERROR) {
 			char msg[512];
 			snprintf(msg, sizeof(msg), "agent: PARK refused: %s",

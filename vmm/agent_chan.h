@@ -39,6 +39,9 @@ struct vm_agent {
 	void (*on_parked)(struct vm_agent *a, void *ctx);
 	void *parked_ctx;
 	bool park_acked;
+	/* its reply: the kernel's read-only pages (struct agent_parked) */
+	uint32_t kernel_ro[2 * AGENT_MAX_RO_RANGES];
+	uint32_t nkernel_ro;
 	size_t len;
 	uint8_t buf[VM_AGENT_HELLO_MAX];
 };

@@ -107,6 +107,50 @@ int lazy_mem_ranges_sums(const uint8_t *sums, uint64_t total, uint64_t gap, stru
 	return merge_to(r, (unsigned)n, gap, out, max);
 }
 
+int lazy_ranges_cut(const struct lazy_range *r, unsigned n, const struct lazy_range *cut,
+		    unsigned ncut, struct lazy_range *out, unsigned max)
+{
+	unsigned k = 0, c = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t s = r[i].off, e = r[i].off + r[i].len;
+		while (c < ncut && cut[c].off + cut[c].len <= s)
+			c++;
+		for (unsigned j = c; s < e; j++) {
+			uint64_t cs = j < ncut ? cut[j].off : e,
+				 ce = j < ncut ? cut[j].off + cut[j].len : e;
+			if (cs >= e)
+				cs = ce = e;
+			if (cs > s) {
+				if (k == max)
+					return -E2BIG;
+				out[k++] = (struct lazy_range){s, cs - s};
+			}
+			if (ce > s)
+				s = ce;
+		}
+	}
+	return (int)k;
+}
+
+int lazy_shared_parse(const uint8_t *data, size_t len, uint64_t total, struct lazy_range *out)
+{
+	unsigned n = (unsigned)(len / 16);
+	uint64_t end = 0;
+	if (len % 16 || n > LAZY_MAX_SHARED)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v[2];
+		memcpy(v, data + 16 * i, 16);
+		uint64_t off = le64toh(v[0]), l = le64toh(v[1]);
+		if (!l || off % LAZY_BLOCK || l % LAZY_BLOCK || off < end || off > total ||
+		    l > total - off)
+			return -EINVAL;
+		out[i] = (struct lazy_range){off, l};
+		end = off + l;
+	}
+	return (int)n;
+}
+
 /* ---- filling ---- */
 
 static const struct lazy_range *find_range(const struct lazy_mem *l, uint64_t off)
@@ -500,6 +544,59 @@ unsigned lazy_mem_touched(const struct lazy_mem *l, uint32_t *out, unsigned max)
 		if (l->touched[b])
 			out[n++] = (uint32_t)b;
 	return n;
+}
+
+int lazy_mem_share(struct lazy_mem *l, int image_fd, const struct lazy_range *sh, unsigned n,
+		   struct kv_err *err)
+{
+	uint64_t t0 = usec_now();
+	if (n > LAZY_MAX_SHARED)
+		return kv_err_set(err, E2BIG, "lazy memory: %u shared ranges", n);
+	for (unsigned i = 0; i < n; i++)
+		for (uint64_t b = sh[i].off; b < sh[i].off + sh[i].len; b += LAZY_BLOCK)
+			if (!block_ok(l, b)) {
+				char why[sizeof(l->why)];
+				bad_block(l, b, why, sizeof(why));
+				return kv_err_set(err, EBADMSG, "%s", why);
+			}
+	for (unsigned i = 0; i < n; i++) {
+		for (uint64_t b = sh[i].off; b < sh[i].off + sh[i].len; b += LAZY_BLOCK)
+			drop_src(l, b);
+		void *at = l->host + sh[i].off;
+		if (mmap(at, sh[i].len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, image_fd,
+			 (off_t)sh[i].off) == MAP_FAILED)
+			/* what was mapped stays so: lazy_mem_unshare and the
+			 * teardown cover it; the restore fails */
+			return kv_err_sys(err, errno, "guest RAM at %#llx: mapping the image",
+					  (unsigned long long)sh[i].off);
+		l->shared[l->nshared++] = sh[i];
+	}
+	l->shared_usec = usec_now() - t0;
+	return 0;
+}
+
+int lazy_mem_unshare(struct lazy_mem *l, int memfd, struct kv_err *err)
+{
+	while (l->nshared) {
+		const struct lazy_range *r = &l->shared[l->nshared - 1];
+		uint8_t *at = l->host + r->off;
+		for (uint64_t done = 0; done < r->len;) {
+			ssize_t w = pwrite(memfd, at + done, r->len - done, (off_t)(r->off + done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return kv_err_sys(err, w < 0 ? errno : EIO,
+						  "guest RAM at %#llx: copying it into the memfd",
+						  (unsigned long long)(r->off + done));
+			done += (uint64_t)w;
+		}
+		if (mmap(at, r->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+			 memfd, (off_t)r->off) == MAP_FAILED)
+			return kv_err_sys(err, errno, "guest RAM at %#llx: mapping the memfd again",
+					  (unsigned long long)r->off);
+		l->nshared--;
+	}
+	return 0;
 }
 
 int lazy_mem_fill(struct lazy_mem *l, struct kv_err *err)

@@ -40,6 +40,7 @@
 
 #define LAZY_MAX_RANGES 256
 #define LAZY_BLOCK	(64u << 10) /* bytes filled per fault, aligned */
+#define LAZY_MAX_SHARED 4	    /* ranges given copy-on-write (the guest kernel's) */
 
 struct lazy_range {
 	uint64_t off, len; /* memfd offsets, page-aligned */
@@ -81,6 +82,10 @@ struct lazy_mem {
 	char name[256]; /* the image, for messages (set by the caller, or "") */
 	_Atomic uint64_t faults, peer_faults, bytes, fill_bytes, serve_usec;
 	_Atomic uint64_t prefetch_bytes, prefetch_usec;
+	/* ranges mapped copy-on-write from the image (lazy_mem_share) */
+	struct lazy_range shared[LAZY_MAX_SHARED];
+	unsigned nshared;
+	uint64_t shared_usec; /* checking them */
 };
 
 /* The image's data ranges, from its block sums (SNAP_SEC_MEMSUMS as
@@ -91,6 +96,19 @@ struct lazy_mem {
  * still registered, and fails its check when loaded. */
 int lazy_mem_ranges_sums(const uint8_t *sums, uint64_t total, uint64_t gap, struct lazy_range *out,
 			 unsigned max);
+
+/* Pure: r[0..n) (ascending, disjoint) less every range of cut[0..ncut)
+ * (ascending, disjoint), into out (at most max).  Returns the count, or
+ * -E2BIG. */
+int lazy_ranges_cut(const struct lazy_range *r, unsigned n, const struct lazy_range *cut,
+		    unsigned ncut, struct lazy_range *out, unsigned max);
+
+/* Pure: a template's SNAP_SEC_KERNEL_RO (le64 offset, le64 length pairs:
+ * the guest kernel's text and read-only data in the RAM memfd) checked
+ * against RAM of `total` bytes: at most LAZY_MAX_SHARED pairs, each
+ * non-empty, LAZY_BLOCK-aligned, inside RAM, ascending and disjoint.
+ * Returns the count, or -EINVAL. */
+int lazy_shared_parse(const uint8_t *data, size_t len, uint64_t total, struct lazy_range *out);
 
 /* A userfaultfd for the calling process's mappings (O_CLOEXEC |
  * O_NONBLOCK), or -errno (ENOSYS, EPERM without CAP_SYS_PTRACE). */
@@ -122,9 +140,25 @@ int lazy_mem_prefetch(struct lazy_mem *l, const uint32_t *blocks, unsigned n, st
  * max); returns how many. */
 unsigned lazy_mem_touched(const struct lazy_mem *l, uint32_t *out, unsigned max);
 
+/* After lazy_mem_start, before the guest runs: each of sh[0..n) (from
+ * lazy_shared_parse, registered in no range) checked against its block
+ * sums, then mapped copy-on-write from image_fd over the VMM's mapping.
+ * The guest reads the image's page cache there, shared by every VM
+ * restored from the image, and gets a page of its own where it writes.
+ * The gofer's mapping is the memfd's: these ranges must hold nothing it
+ * is given (the guest kernel's text and read-only data).  A block that
+ * fails its sum: -EBADMSG, nothing mapped. */
+int lazy_mem_share(struct lazy_mem *l, int image_fd, const struct lazy_range *sh, unsigned n,
+		   struct kv_err *err);
+
 /* Copies every page of the ranges not loaded yet (any thread), each
  * block checked first. */
 int lazy_mem_fill(struct lazy_mem *l, struct kv_err *err);
+
+/* With the vCPUs paused (a checkpoint): the shared ranges' contents, the
+ * guest's writes included, copied into the memfd (memfd) and the memfd
+ * mapped there again, so that RAM is the memfd's alone once more. */
+int lazy_mem_unshare(struct lazy_mem *l, int memfd, struct kv_err *err);
 
 void lazy_mem_stats(const struct lazy_mem *l, struct lazy_stats *st);
 

@@ -270,7 +270,8 @@ static int save_memory(struct vm *vm, int dirfd, struct snap_manifest *m, uint8_
 	/* RAM restored lazily: what the memfd does not hold yet is the
 	 * image's, load it all first */
 	int r;
-	if (vm->lazy && (r = lazy_mem_fill(vm->lazy, err)) < 0)
+	if (vm->lazy && ((r = lazy_mem_fill(vm->lazy, err)) < 0 ||
+			 (r = lazy_mem_unshare(vm->lazy, mem->fd, err)) < 0))
 		return r;
 	cleanup_xxh XXH3_state_t *c = sum_new();
 	if (!c)
@@ -384,12 +385,25 @@ static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_sta
 			 "the gofer has no userfaultfd (CAP_SYS_PTRACE?)");
 		return -EPERM;
 	}
-	struct lazy_range *ranges = calloc(LAZY_MAX_RANGES, sizeof(*ranges));
+	struct lazy_range shared[LAZY_MAX_SHARED];
+	int nshared = 0;
+	const struct snap_section *ro = snap_find(s->img, SNAP_SEC_KERNEL_RO, 0);
+	if (ro && (nshared = lazy_shared_parse(ro->data, ro->len, vm->mem.total, shared)) < 0) {
+		snprintf(st->lazy_why, sizeof(st->lazy_why), "its kernel ranges are malformed");
+		if (peer >= 0)
+			close(peer);
+		return nshared;
+	}
+	/* the image's data ranges, then the same less the shared ones */
+	struct lazy_range *all = calloc(2 * LAZY_MAX_RANGES, sizeof(*all)),
+			  *ranges = all ? all + LAZY_MAX_RANGES : NULL;
 	struct lazy_mem *l = calloc(1, sizeof(*l));
 	const uint8_t *sums = snap_find(s->img, SNAP_SEC_MEMSUMS, 0)->data + SNAP_MEMSUMS_HDR;
-	r = !ranges || !l
-		? -ENOMEM
-		: lazy_mem_ranges_sums(sums, vm->mem.total, LAZY_GAP, ranges, LAZY_MAX_RANGES);
+	r = !all || !l ? -ENOMEM
+		       : lazy_mem_ranges_sums(sums, vm->mem.total, LAZY_GAP, all, LAZY_MAX_RANGES);
+	if (r >= 0)
+		r = lazy_ranges_cut(all, (unsigned)r, shared, (unsigned)nshared, ranges,
+				    LAZY_MAX_RANGES);
 	if (r < 0) {
 		snprintf(st->lazy_why, sizeof(st->lazy_why), "the image's ranges: %s",
 			 strerror(-r));
@@ -397,16 +411,29 @@ static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_sta
 			close(peer);
 	} else {
 		st->lazy_ranges = (unsigned)r;
+		/* takes peer */
 		r = lazy_mem_start(l, vm->mem.host, vm->mem.total, s->memfd, sums, ranges,
 				   (unsigned)r, peer, peer_base, &err);
 		if (r < 0)
 			snprintf(st->lazy_why, sizeof(st->lazy_why), "%s", err.msg);
 	}
-	free(ranges);
+	free(all);
+	/* the guest kernel's text and read-only data: copy-on-write from the
+	 * image, each block checked first (one that fails: the copy the
+	 * caller falls back to checks the whole image and says where) */
+	if (r == 0 && (r = lazy_mem_share(l, s->memfd, shared, (unsigned)nshared, &err)) < 0) {
+		struct kv_err e2 = {0};
+		snprintf(st->lazy_why, sizeof(st->lazy_why), "%s", err.msg);
+		(void)lazy_mem_unshare(l, vm->mem.fd, &e2);
+		lazy_mem_stop(l);
+	}
 	if (r < 0) {
 		free(l);
 		return r;
 	}
+	for (unsigned i = 0; i < l->nshared; i++)
+		st->shared_bytes += l->shared[i].len;
+	st->shared_usec = l->shared_usec;
 	l->on_fail = lazy_failed;
 	l->fail_ctx = vm;
 	snprintf(l->name, sizeof(l->name), "%s/memory", s->dir);
@@ -706,6 +733,12 @@ static int write_state(struct vm *vm, int dirfd, const struct snap_manifest *m, 
 	snap_writer_init(&w);
 	snap_writer_manifest(&w, m);
 	snap_writer_add(&w, SNAP_SEC_MEMSUMS, 0, sums, sums_len);
+	if ((m->machine & SNAP_MACHINE_TEMPLATE) && vm->nkernel_ro) {
+		uint64_t ro[2 * VM_KERNEL_RO_MAX];
+		for (unsigned i = 0; i < 2 * vm->nkernel_ro; i++)
+			ro[i] = htole64(vm->kernel_ro[i]);
+		snap_writer_add(&w, SNAP_SEC_KERNEL_RO, 0, ro, 16 * vm->nkernel_ro);
+	}
 	if ((r = snap_save_vm_kvm(vm, &w, err)) < 0)
 		goto out;
 	for (unsigned i = 0; i < vm->ncpus; i++)

@@ -58,6 +58,8 @@ struct snapshot_stats {
 	unsigned ws_blocks;	    /* ... or this many blocks, */
 	uint64_t ws_bytes, ws_usec; /* loaded in this time */
 	char ws_why[200];	    /* ... or not used: why */
+	/* ... the guest kernel's ranges mapped copy-on-write from the image */
+	uint64_t shared_bytes, shared_usec; /* (checked in this time) */
 };
 
 /* SHA-256 and size of a file (the kernel, the agent). */

@@ -73,6 +73,7 @@ static const struct sec_kind {
     {SNAP_SEC_IRQCHIP, "irqchip", sizeof(struct kvm_irqchip), false, true, 3},
     {SNAP_SEC_PIT, "PIT", sizeof(struct kvm_pit_state2), false, true, 1},
     {SNAP_SEC_MEMSUMS, "memory block sums", 0, false, true, 1},
+    {SNAP_SEC_KERNEL_RO, "kernel read-only ranges", 0, false, false, 1},
     {SNAP_SEC_CPUID, "CPUID", 0, true, true, 0},
     {SNAP_SEC_MP_STATE, "MP state", sizeof(struct kvm_mp_state), true, true, 0},
     {SNAP_SEC_REGS, "registers", sizeof(struct kvm_regs), true, true, 0},

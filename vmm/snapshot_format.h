@@ -62,6 +62,9 @@ enum snap_section_type {
 	SNAP_SEC_IRQCHIP = 3, /* struct kvm_irqchip, index 0 PIC master, 1 slave, 2 IOAPIC */
 	SNAP_SEC_PIT = 4,     /* struct kvm_pit_state2 */
 	SNAP_SEC_MEMSUMS = 5, /* SNAP_MEMSUMS_HDR, then le64 XXH3-64 per SNAP_SUM_BLOCK */
+	/* a template's: le64 memfd offset, le64 length per range of the guest
+	 * kernel's text and read-only data (vmm/lazy_mem.h lazy_shared_parse) */
+	SNAP_SEC_KERNEL_RO = 6,
 	/* per vCPU, index = vCPU id */
 	SNAP_SEC_CPUID = 16,	 /* struct kvm_cpuid2 + entries */
 	SNAP_SEC_MP_STATE = 17,	 /* struct kvm_mp_state */

@@ -87,10 +87,32 @@ static void on_idle_poll(void *ctx, int fd, uint32_t events)
 	save_now(t);
 }
 
+/* The agent's read-only kernel pages as whole LAZY_BLOCKs of the memfd
+ * (below the MMIO hole, where a guest-physical address is the memfd
+ * offset); what does not fit is left to the lazy loading. */
+void template_kernel_ro(struct vm *vm, const uint32_t *pages, uint32_t n)
+{
+	uint64_t low = guest_mem_low_end(&vm->mem), end = 0;
+	vm->nkernel_ro = 0;
+	for (uint32_t i = 0; i + 1 < n && vm->nkernel_ro < VM_KERNEL_RO_MAX; i += 2) {
+		uint64_t s = (uint64_t)pages[i] * 4096, e = s + (uint64_t)pages[i + 1] * 4096;
+		s = (s + LAZY_BLOCK - 1) & ~(uint64_t)(LAZY_BLOCK - 1);
+		e &= ~(uint64_t)(LAZY_BLOCK - 1);
+		if (e > low)
+			e = low & ~(uint64_t)(LAZY_BLOCK - 1);
+		if (e <= s || s < end)
+			continue;
+		vm->kernel_ro[2 * vm->nkernel_ro] = s;
+		vm->kernel_ro[2 * vm->nkernel_ro + 1] = e - s;
+		vm->nkernel_ro++;
+		end = e;
+	}
+}
+
 static void on_parked(struct vm_agent *a, void *ctx)
 {
 	struct tbuild *t = ctx;
-	(void)a;
+	template_kernel_ro(t->vm, a->kernel_ro, a->nkernel_ro);
 	struct itimerspec its = {.it_value = {.tv_nsec = IDLE_POLL_MS * 1000000L},
 				 .it_interval = {.tv_nsec = IDLE_POLL_MS * 1000000L}};
 	if (timerfd_settime(t->poll_fd, 0, &its, NULL) < 0 ||

@@ -102,4 +102,9 @@ size_t template_ws_max(uint64_t mem_bytes);
 int template_vm_restore(struct vm *vm, const char *dir, const struct vm_config *cfg,
 			struct snapshot_stats *st, struct kv_err *err);
 
+/* A template build: the agent's PARK reply (pairs of first page, page
+ * count) as vm->kernel_ro, the whole LAZY_BLOCKs of it below the MMIO
+ * hole (written into the image as SNAP_SEC_KERNEL_RO). */
+void template_kernel_ro(struct vm *vm, const uint32_t *pages, uint32_t n);
+
 #endif

@@ -31,7 +31,8 @@
 #include "vmm/memory.h"
 #include "vmm/virtio_devs.h"
 
-#define VM_MAX_VCPUS 64
+#define VM_KERNEL_RO_MAX 4
+#define VM_MAX_VCPUS	 64
 
 enum vm_exit_kind {
 	VM_EXIT_NONE,
@@ -109,6 +110,10 @@ struct vm {
 	struct pvpanic pvpanic;
 	struct vm_virtio virtio;
 	struct lazy_mem *lazy; /* RAM loaded lazily from an image, or NULL */
+	/* a template build: the guest kernel's text and read-only data in the
+	 * memfd (offset, length pairs), from the agent's PARK reply */
+	uint64_t kernel_ro[2 * VM_KERNEL_RO_MAX];
+	unsigned nkernel_ro;
 
 	struct fd_handlers handlers; /* fds the main-thread event loop serves */
 	struct vm_loop_stats loop_stats;

@@ -111,6 +111,7 @@ struct agent {
 	 * is the next host's connection (restored from a template) */
 	bool park_pending;
 	uint32_t park_id;
+	bool created; /* a CREATE was handled: PARK is a checkpoint's */
 };
 
 /* epoll tokens: kind in the high 32 bits, a proc index in the low. */

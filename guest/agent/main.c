@@ -131,6 +131,7 @@ static int dispatch(struct agent *a, struct agent_msg *m, struct kv_err *err)
 
 	switch (h->type) {
 	case AGENT_CREATE:
+		a->created = true;
 		return proc_create(a, h->id, &m->u.create, err);
 	case AGENT_START:
 		return proc_start(a, h->id, err);

@@ -2,7 +2,9 @@
 /*
  * Template support: PARK and RESUME (guest/protocol.h).
  *
- * PARK: the agent answers, flushes, opens a vsock listener on its own
+ * PARK: the agent answers (a template's reply names the kernel's text and
+ * read-only data, which the host then maps copy-on-write from the image
+ * into every VM restored from it), flushes, opens a vsock listener on its own
  * port (any CID), closes the channel and waits in accept().  The host
  * snapshots the VM while it waits.  Before any CREATE that image is a
  * template, booted once and restored for many containers; with a
@@ -26,6 +28,9 @@
 #include <fcntl.h>
 #include <linux/random.h>
 #include <linux/vm_sockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -47,13 +52,54 @@ int park_request(struct agent *a, uint32_t id, struct kv_err *err)
 	return 0;
 }
 
+/* The kernel's text and read-only data in guest-physical pages, from
+ * /proc/iomem ("Kernel code", "Kernel rodata": inclusive byte ranges),
+ * each cut to the whole pages inside it.  The kernel frees the page after
+ * _etext's and the gap up to its rodata (mark_rodata_ro): what lies
+ * outside these ranges is never claimed.  Returns the entries written to
+ * out (pairs), 0 when the file cannot be read. */
+static uint32_t kernel_ro_pages(uint32_t out[2 * AGENT_MAX_RO_RANGES])
+{
+	static const char *const names[] = {"Kernel code", "Kernel rodata"};
+	FILE *f = fopen("/proc/iomem", "re");
+	char line[256];
+	uint32_t n = 0;
+	uint64_t end = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f) && n < 2 * AGENT_MAX_RO_RANGES) {
+		unsigned long long lo, hi;
+		int at = 0;
+		if (sscanf(line, " %llx-%llx : %n", &lo, &hi, &at) != 2 || !at || hi < lo)
+			continue;
+		char *name = line + at;
+		name[strcspn(name, "\n")] = 0;
+		bool want = false;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			want |= !strcmp(name, names[i]);
+		uint64_t first = (lo + 4095) / 4096, last = (hi + 1) / 4096; /* [first, last) */
+		if (!want || last <= first || first < end || last > UINT32_MAX)
+			continue;
+		out[n++] = (uint32_t)first;
+		out[n++] = (uint32_t)(last - first);
+		end = last;
+	}
+	fclose(f);
+	return n;
+}
+
 /* Replaces the channel by the next host's connection; powers off on
  * failure (returns an error message for it). */
 const char *park_now(struct agent *a)
 {
 	a->park_pending = false;
 	struct agent_msg r;
+	uint32_t ro[2 * AGENT_MAX_RO_RANGES];
 	agent_msg_init(&r, AGENT_PARK, AGENT_F_REPLY, a->park_id);
+	if (!a->created) {
+		r.u.parked.kernel_ro = ro;
+		r.u.parked.nkernel_ro = kernel_ro_pages(ro);
+	}
 	agent_send(a, &r);
 	if (chan_drain(&a->chan, 5000) < 0)
 		return "PARK: the reply could not be sent";

@@ -556,6 +556,41 @@ static void test_resume_checks(void **state)
 	n = agent_msg_encode_alloc(&m, &out);
 	assert_int_equal(n, (long)AGENT_HDR_SIZE);
 	free(out);
+	/* its reply: none (a checkpoint) or the kernel's read-only pages */
+	agent_msg_init(&m, AGENT_PARK, AGENT_F_REPLY, 8);
+	n = agent_msg_encode_alloc(&m, &out);
+	assert_true(n >= (long)AGENT_HDR_SIZE);
+	assert_int_equal(agent_msg_decode(out, (size_t)n, &d), 0);
+	assert_int_equal(d.u.parked.nkernel_ro, 0);
+	agent_msg_free(&d);
+	free(out);
+	uint32_t ro[] = {0x1000, 0x800, 0x1a00, 0x101};
+	m.u.parked.kernel_ro = ro;
+	m.u.parked.nkernel_ro = 4;
+	n = agent_msg_encode_alloc(&m, &out);
+	assert_int_equal(agent_msg_decode(out, (size_t)n, &d), 0);
+	assert_int_equal(d.u.parked.nkernel_ro, 4);
+	assert_memory_equal(d.u.parked.kernel_ro, ro, sizeof(ro));
+	agent_msg_free(&d);
+	free(out);
+	/* odd, empty, overlapping, descending, too many: refused */
+	const uint32_t bad[][4] = {{1, 1, 2, 0}, {5, 2, 6, 1}, {10, 1, 3, 1}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m.u.parked.kernel_ro = (uint32_t *)bad[i];
+		m.u.parked.nkernel_ro = 4;
+		assert_int_equal(agent_msg_encode_alloc(&m, &out), -EINVAL);
+	}
+	m.u.parked.kernel_ro = ro;
+	m.u.parked.nkernel_ro = 3;
+	assert_int_equal(agent_msg_encode_alloc(&m, &out), -EINVAL);
+	uint32_t many[2 * AGENT_MAX_RO_RANGES + 2];
+	for (unsigned i = 0; i < 2 * AGENT_MAX_RO_RANGES + 2; i += 2) {
+		many[i] = 10 * i;
+		many[i + 1] = 1;
+	}
+	m.u.parked.kernel_ro = many;
+	m.u.parked.nkernel_ro = 2 * AGENT_MAX_RO_RANGES + 2;
+	assert_true(agent_msg_encode_alloc(&m, &out) < 0);
 }
 
 static void test_unknown_types_flags_tags(void **state)

@@ -478,6 +478,115 @@ static void test_prefetch(void **state)
 	close(img);
 }
 
+static void test_cut_and_parse(void **state)
+{
+	(void)state;
+	const struct lazy_range r[] = {{0, 0x30000}, {0x50000, 0x10000}, {0x80000, 0x80000}};
+	const struct lazy_range cut[] = {
+	    {0x10000, 0x10000}, {0x40000, 0x20000}, {0xa0000, 0x60000}};
+	struct lazy_range out[8];
+	/* a range split in two, one gone, one cut at its end */
+	assert_int_equal(lazy_ranges_cut(r, 3, cut, 3, out, 8), 3);
+	const struct lazy_range want[] = {{0, 0x10000}, {0x20000, 0x10000}, {0x80000, 0x20000}};
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(out[i].off, want[i].off);
+		assert_int_equal(out[i].len, want[i].len);
+	}
+	assert_int_equal(lazy_ranges_cut(r, 3, NULL, 0, out, 8), 3);
+	assert_int_equal(lazy_ranges_cut(r, 3, cut, 3, out, 2), -E2BIG);
+
+	uint64_t v[8] = {htole64(0x1000000), htole64(0x800000), htole64(0x1a00000),
+			 htole64(0x100000)};
+	struct lazy_range sh[LAZY_MAX_SHARED];
+	assert_int_equal(lazy_shared_parse((uint8_t *)v, 32, 64u << 20, sh), 2);
+	assert_int_equal(sh[1].off, 0x1a00000);
+	assert_int_equal(lazy_shared_parse((uint8_t *)v, 0, 64u << 20, sh), 0);
+	assert_int_equal(lazy_shared_parse((uint8_t *)v, 24, 64u << 20, sh), -EINVAL);
+	assert_int_equal(lazy_shared_parse((uint8_t *)v, 32, 16u << 20, sh), -EINVAL);
+	v[1] = htole64(0x801000); /* not a whole block */
+	assert_int_equal(lazy_shared_parse((uint8_t *)v, 32, 64u << 20, sh), -EINVAL);
+	v[1] = htole64(0xb00000); /* overlaps the next */
+	assert_int_equal(lazy_shared_parse((uint8_t *)v, 32, 64u << 20, sh), -EINVAL);
+	v[1] = 0;
+	assert_int_equal(lazy_shared_parse((uint8_t *)v, 32, 64u << 20, sh), -EINVAL);
+	assert_int_equal(lazy_shared_parse((uint8_t *)v, 16 * (LAZY_MAX_SHARED + 1), 64u << 20, sh),
+			 -EINVAL);
+}
+
+/* Blocks 1-3 shared: the VMM reads the image there without a fault, its
+ * writes stay its own (the image and the memfd untouched); unshared for a
+ * checkpoint, the memfd holds what the VMM saw, writes included.  A
+ * damaged block refuses the share and maps nothing. */
+static void test_share(void **state)
+{
+	(void)state;
+	if (!uffd_usable())
+		skip();
+	unsigned pages[48];
+	for (unsigned i = 0; i < 48; i++)
+		pages[i] = 16 + i; /* blocks 1-3 */
+	int img = make_image(pages, 48);
+	uint8_t *sums = image_sums(img);
+	int memfd;
+	uint8_t *host = new_ram(&memfd);
+	struct lazy_range all[LAZY_MAX_RANGES], r[LAZY_MAX_RANGES];
+	const struct lazy_range sh = {LAZY_BLOCK, 2 * LAZY_BLOCK}; /* blocks 1-2 */
+	int n = lazy_mem_ranges_sums(sums, TOTAL, 0, all, LAZY_MAX_RANGES);
+	assert_int_equal(n, 1);
+	n = lazy_ranges_cut(all, (unsigned)n, &sh, 1, r, LAZY_MAX_RANGES);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].off, 3 * LAZY_BLOCK);
+	struct lazy_mem l;
+	struct kv_err err = {0};
+	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, (unsigned)n, -1, 0, &err) < 0)
+		fail_msg("lazy_mem_start: %s", err.msg);
+	if (lazy_mem_share(&l, img, &sh, 1, &err) < 0)
+		fail_msg("lazy_mem_share: %s", err.msg);
+	assert_true(page_is(host + 17 * PG, 17 * PG, true));
+	assert_true(page_is(host + 47 * PG, 47 * PG, true)); /* block 2 */
+	assert_true(page_is(host + 50 * PG, 50 * PG, true)); /* block 3: a fault */
+	struct lazy_stats st;
+	lazy_mem_stats(&l, &st);
+	assert_int_equal(st.faults, 1);
+	host[20 * PG] = 0xee; /* a page of its own */
+	uint8_t b;
+	assert_int_equal(pread(img, &b, 1, 20 * PG), 1);
+	assert_int_equal(b, pattern(20 * PG));
+	assert_int_equal(pread(memfd, &b, 1, 20 * PG), 1);
+	assert_int_equal(b, 0); /* the memfd (the gofer's view) has nothing there */
+	assert_int_equal(lazy_mem_unshare(&l, memfd, &err), 0);
+	assert_int_equal(l.nshared, 0);
+	assert_int_equal(pread(memfd, &b, 1, 20 * PG), 1);
+	assert_int_equal(b, 0xee);
+	uint8_t buf[PG];
+	assert_int_equal(pread(memfd, buf, PG, 40 * PG), PG);
+	assert_true(page_is(buf, 40 * PG, true));
+	host[40 * PG] = 0x11; /* the memfd's again */
+	assert_int_equal(pread(memfd, &b, 1, 40 * PG), 1);
+	assert_int_equal(b, 0x11);
+	lazy_mem_stop(&l);
+	munmap(host, TOTAL);
+	close(memfd);
+	/* a damaged shared block: refused before anything is mapped */
+	uint8_t bad = (uint8_t)~pattern(30 * PG);
+	assert_int_equal(pwrite(img, &bad, 1, 30 * PG), 1); /* block 1 */
+	host = new_ram(&memfd);
+	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, (unsigned)n, -1, 0, &err) < 0)
+		fail_msg("lazy_mem_start: %s", err.msg);
+	assert_int_equal(lazy_mem_share(&l, img, &sh, 1, &err), -EBADMSG);
+	assert_non_null(strstr(err.msg, "guest RAM at 0x10000: the image's memory block there "
+					"fails its checksum"));
+	assert_int_equal(l.nshared, 0);
+	host[30 * PG] = 0x22; /* still the memfd */
+	assert_int_equal(pread(memfd, &b, 1, 30 * PG), 1);
+	assert_int_equal(b, 0x22);
+	lazy_mem_stop(&l);
+	munmap(host, TOTAL);
+	close(memfd);
+	free(sums);
+	close(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +595,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_ranges_leave_nothing),
 	    cmocka_unit_test(test_corrupt_block),
 	    cmocka_unit_test(test_prefetch),
+	    cmocka_unit_test(test_cut_and_parse),
+	    cmocka_unit_test(test_share),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

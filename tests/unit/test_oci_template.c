@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "oci/template.h"
+#include "vmm/lazy_mem.h"
 #include "vmm/template.h"
+#include "vmm/vm.h"
 
 static void test_shares_layout(void **state)
 {
@@ -147,12 +149,41 @@ static void test_working_set(void **state)
 	free(buf);
 }
 
+/* The agent's read-only kernel pages become whole blocks of the memfd
+ * below the MMIO hole; the rest is left to the lazy loading. */
+static void test_kernel_ro(void **state)
+{
+	(void)state;
+	struct vm *vm = calloc(1, sizeof(*vm));
+	assert_non_null(vm);
+	vm->mem.nregions = 1;
+	vm->mem.regions[0] = (struct guest_region){0, 64u << 20, 0};
+	/* "Kernel code" 0x1000000-0x180010f, "Kernel rodata" 0x1a00000-0x1b00fff */
+	const uint32_t pages[] = {0x1000, 0x800, 0x1a00, 0x101};
+	template_kernel_ro(vm, pages, 4);
+	assert_int_equal(vm->nkernel_ro, 2);
+	assert_int_equal(vm->kernel_ro[0], 0x1000000);
+	assert_int_equal(vm->kernel_ro[1], 0x800000);
+	assert_int_equal(vm->kernel_ro[2], 0x1a00000);
+	assert_int_equal(vm->kernel_ro[3], 0x100000); /* the partial block left out */
+	/* less than a block, past low RAM, overlapping: dropped or cut */
+	const uint32_t odd[] = {0x10, 0x8, 0x3ff0, 0x100, 0x3f00, 0x20};
+	template_kernel_ro(vm, odd, 6);
+	assert_int_equal(vm->nkernel_ro, 1);
+	assert_int_equal(vm->kernel_ro[0], 0x3ff0000);
+	assert_int_equal(vm->kernel_ro[1], 0x10000);
+	template_kernel_ro(vm, pages, 3); /* an odd count: the pair that is whole */
+	assert_int_equal(vm->nkernel_ro, 1);
+	free(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_shares_layout),
 	    cmocka_unit_test(test_key),
 	    cmocka_unit_test(test_working_set),
+	    cmocka_unit_test(test_kernel_ro),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
