@@ -374,7 +374,8 @@ static void lazy_failed(void *ctx, const char *why)
  * registered in the VMM's and the gofer's mappings.  Fails (the caller
  * copies instead, st->lazy_why says why) where userfaultfd is missing or
  * the gofer could not make one. */
-static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st)
+static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st,
+		    struct kv_err *hard)
 {
 	struct kv_err err = {0};
 	struct vm_p9 *p9 = &vm->virtio.p9;
@@ -418,12 +419,16 @@ static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_sta
 			snprintf(st->lazy_why, sizeof(st->lazy_why), "%s", err.msg);
 	}
 	free(all);
+	if (r == 0)
+		snprintf(l->name, sizeof(l->name), "%s/memory", s->dir);
 	/* the guest kernel's text and read-only data: copy-on-write from the
-	 * image, each block checked first (one that fails: the copy the
-	 * caller falls back to checks the whole image and says where) */
+	 * image, each block checked first; a block that fails fails the
+	 * restore (*hard), as it would have ended the VM at its first touch */
 	if (r == 0 && (r = lazy_mem_share(l, s->memfd, shared, (unsigned)nshared, &err)) < 0) {
 		struct kv_err e2 = {0};
 		snprintf(st->lazy_why, sizeof(st->lazy_why), "%s", err.msg);
+		if (r == -EBADMSG)
+			kv_err_set(hard, EBADMSG, "%s", err.msg);
 		(void)lazy_mem_unshare(l, vm->mem.fd, &e2);
 		lazy_mem_stop(l);
 	}
@@ -436,7 +441,6 @@ static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_sta
 	st->shared_usec = l->shared_usec;
 	l->on_fail = lazy_failed;
 	l->fail_ctx = vm;
-	snprintf(l->name, sizeof(l->name), "%s/memory", s->dir);
 	vm->lazy = l;
 	st->lazy = true;
 	return 0;
@@ -463,10 +467,18 @@ static int restore_memory(struct vm *vm, const struct snapshot *s, struct snapsh
 	/* lazily: nothing is read now, each block is checked against its
 	 * sum as it is loaded (a block that fails ends the VM, never a wrong
 	 * page); where that cannot be had, checked whole and copied */
-	if (copy && s->lazy && mem->fd >= 0 && arm_lazy(vm, s, st) == 0) {
-		st->copy_usec = now_usec() - tx;
-		st->mem_data = m->mem_data;
-		return 0;
+	if (copy && s->lazy && mem->fd >= 0) {
+		struct kv_err hard = {0};
+		int r = arm_lazy(vm, s, st, &hard);
+		if (r < 0 && hard.msg[0]) {
+			*err = hard;
+			return r;
+		}
+		if (r == 0) {
+			st->copy_usec = now_usec() - tx;
+			st->mem_data = m->mem_data;
+			return 0;
+		}
 	}
 	const uint8_t *file =
 	    copy ? mmap(NULL, mem->total, PROT_READ, MAP_PRIVATE, fd, 0) : mem->host;

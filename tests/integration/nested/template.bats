@@ -117,7 +117,7 @@ ram_kib() {
 	return 1
 }
 
-@test "template RAM is loaded as the guest touches it; template-copy copies it all; a checkpoint of a lazy start restores" {
+@test "template RAM is loaded as the guest touches it, its kernel text shared; template-copy copies it all; a checkpoint of a lazy start restores" {
 	b=$(bundle lazy sleep 1000)
 	log=$BATS_TEST_TMPDIR/log
 	k --debug --log "$log" create --bundle "$b" lz </dev/null >/dev/null 2>&1
@@ -125,6 +125,8 @@ ram_kib() {
 	wait_status lz running
 	cat "$log" >&2
 	grep -q 'guest RAM loaded lazily: [0-9]* range(s) of the image registered' "$log"
+	# the guest kernel's text and rodata: the image's pages, not copied
+	grep -q "; [1-9][0-9]* KiB of the guest kernel's text and read-only data mapped copy-on-write from it" "$log"
 	grep -q 'restored from template .* armed lazily' "$log"
 	grep 'lazy RAM until the container was prepared' "$log" >&2
 	run -0 k exec lz sh -c 'echo exec-ok; ls /bin | wc -l'
