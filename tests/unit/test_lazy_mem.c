@@ -96,6 +96,41 @@ static uint8_t *image_sums(int fd)
 	return sums;
 }
 
+/* An image holding the n pages from `first` on, and its sums. */
+static int image_of_run(unsigned first, unsigned n, uint8_t **sums)
+{
+	unsigned pages[64];
+	assert_true(n <= 64);
+	for (unsigned i = 0; i < n; i++)
+		pages[i] = first + i;
+	int fd = make_image(pages, n);
+	*sums = image_sums(fd);
+	return fd;
+}
+
+/* Ends l's run over host, damages block 1 of img (one byte of page 30)
+ * and starts again over a fresh RAM: the new mapping. */
+static uint8_t *restart_damaged(struct lazy_mem *l, uint8_t *host, int *memfd, int img,
+				const uint8_t *sums, const struct lazy_range *r, unsigned n)
+{
+	struct kv_err err = {0};
+	lazy_mem_stop(l);
+	munmap(host, TOTAL);
+	close(*memfd);
+	uint8_t bad = (uint8_t)~pattern(30 * PG);
+	assert_int_equal(pwrite(img, &bad, 1, 30 * PG), 1);
+	host = new_ram(memfd);
+	if (lazy_mem_start(l, host, TOTAL, img, sums, r, n, -1, 0, &err) < 0)
+		fail_msg("lazy_mem_start: %s", err.msg);
+	return host;
+}
+
+static void assert_block1_refused(const struct kv_err *err)
+{
+	assert_non_null(strstr(err->msg, "guest RAM at 0x10000: the image's memory block there "
+					 "fails its checksum"));
+}
+
 static void test_ranges(void **state)
 {
 	(void)state;
@@ -357,11 +392,8 @@ static void test_corrupt_block(void **state)
 	(void)state;
 	if (!uffd_usable())
 		skip();
-	unsigned pages[40];
-	for (unsigned i = 0; i < 40; i++)
-		pages[i] = 20 + i; /* blocks 1-3 */
-	int img = make_image(pages, 40);
-	uint8_t *sums = image_sums(img);
+	uint8_t *sums;
+	int img = image_of_run(20, 40, &sums); /* blocks 1-3 */
 	uint8_t bad = (uint8_t)~pattern(41 * PG + 5);
 	assert_int_equal(pwrite(img, &bad, 1, 41 * PG + 5), 1); /* block 2 */
 	int memfd;
@@ -458,18 +490,10 @@ static void test_prefetch(void **state)
 	lazy_mem_stats(&l, &st);
 	assert_int_equal(st.faults, 1);
 	assert_int_equal(lazy_mem_touched(&l, t, 8), 1);
-	lazy_mem_stop(&l);
-	munmap(host, TOTAL);
-	close(memfd);
 	/* a damaged block in the list: refused, nothing of it loaded */
-	uint8_t bad = (uint8_t)~pattern(30 * PG);
-	assert_int_equal(pwrite(img, &bad, 1, 30 * PG), 1); /* block 1 */
-	host = new_ram(&memfd);
-	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, (unsigned)n, -1, 0, &err) < 0)
-		fail_msg("lazy_mem_start: %s", err.msg);
+	host = restart_damaged(&l, host, &memfd, img, sums, r, (unsigned)n);
 	assert_int_equal(lazy_mem_prefetch(&l, ws, 5, &err), -EBADMSG);
-	assert_non_null(strstr(err.msg, "guest RAM at 0x10000: the image's memory block there "
-					"fails its checksum"));
+	assert_block1_refused(&err);
 	assert_int_equal(lseek(memfd, 0, SEEK_DATA), -1);
 	lazy_mem_stop(&l);
 	munmap(host, TOTAL);
@@ -522,11 +546,8 @@ static void test_share(void **state)
 	(void)state;
 	if (!uffd_usable())
 		skip();
-	unsigned pages[48];
-	for (unsigned i = 0; i < 48; i++)
-		pages[i] = 16 + i; /* blocks 1-3 */
-	int img = make_image(pages, 48);
-	uint8_t *sums = image_sums(img);
+	uint8_t *sums;
+	int img = image_of_run(16, 48, &sums); /* blocks 1-3 */
 	int memfd;
 	uint8_t *host = new_ram(&memfd);
 	struct lazy_range all[LAZY_MAX_RANGES], r[LAZY_MAX_RANGES];
@@ -564,18 +585,10 @@ static void test_share(void **state)
 	host[40 * PG] = 0x11; /* the memfd's again */
 	assert_int_equal(pread(memfd, &b, 1, 40 * PG), 1);
 	assert_int_equal(b, 0x11);
-	lazy_mem_stop(&l);
-	munmap(host, TOTAL);
-	close(memfd);
 	/* a damaged shared block: refused before anything is mapped */
-	uint8_t bad = (uint8_t)~pattern(30 * PG);
-	assert_int_equal(pwrite(img, &bad, 1, 30 * PG), 1); /* block 1 */
-	host = new_ram(&memfd);
-	if (lazy_mem_start(&l, host, TOTAL, img, sums, r, (unsigned)n, -1, 0, &err) < 0)
-		fail_msg("lazy_mem_start: %s", err.msg);
+	host = restart_damaged(&l, host, &memfd, img, sums, r, (unsigned)n);
 	assert_int_equal(lazy_mem_share(&l, img, &sh, 1, &err), -EBADMSG);
-	assert_non_null(strstr(err.msg, "guest RAM at 0x10000: the image's memory block there "
-					"fails its checksum"));
+	assert_block1_refused(&err);
 	assert_int_equal(l.nshared, 0);
 	host[30 * PG] = 0x22; /* still the memfd */
 	assert_int_equal(pread(memfd, &b, 1, 30 * PG), 1);
