@@ -569,6 +569,7 @@ int lazy_mem_share(struct lazy_mem *l, int image_fd, const struct lazy_range *sh
 			 * teardown cover it; the restore fails */
 			return kv_err_sys(err, errno, "guest RAM at %#llx: mapping the image",
 					  (unsigned long long)sh[i].off);
+		(void)madvise(at, sh[i].len, MADV_DONTDUMP); /* as the rest of RAM */
 		l->shared[l->nshared++] = sh[i];
 	}
 	l->shared_usec = usec_now() - t0;
@@ -594,6 +595,7 @@ int lazy_mem_unshare(struct lazy_mem *l, int memfd, struct kv_err *err)
 			 memfd, (off_t)r->off) == MAP_FAILED)
 			return kv_err_sys(err, errno, "guest RAM at %#llx: mapping the memfd again",
 					  (unsigned long long)r->off);
+		(void)madvise(at, r->len, MADV_DONTDUMP);
 		l->nshared--;
 	}
 	return 0;
