@@ -371,9 +371,12 @@ static void lazy_failed(void *ctx, const char *why)
 }
 
 /* Guest RAM loaded lazily (vmm/lazy_mem.h): the image's data ranges
- * registered in the VMM's and the gofer's mappings.  Fails (the caller
- * copies instead, st->lazy_why says why) where userfaultfd is missing or
- * the gofer could not make one. */
+ * registered in the VMM's and the gofer's mappings, less a template's
+ * kernel ranges (SNAP_SEC_KERNEL_RO), which are checked and mapped
+ * copy-on-write from the image.  Fails (the caller copies instead,
+ * st->lazy_why says why) where userfaultfd is missing or the gofer could
+ * not make one; a kernel block that fails its sum also sets *hard (the
+ * restore fails with it). */
 static int arm_lazy(struct vm *vm, const struct snapshot *s, struct snapshot_stats *st,
 		    struct kv_err *hard)
 {
