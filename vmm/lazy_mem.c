@@ -552,16 +552,19 @@ int lazy_mem_share(struct lazy_mem *l, int image_fd, const struct lazy_range *sh
 	uint64_t t0 = usec_now();
 	if (n > LAZY_MAX_SHARED)
 		return kv_err_set(err, E2BIG, "lazy memory: %u shared ranges", n);
+	/* all checked before any is mapped (read through our mapping of the
+	 * image, which keeps none of it) */
 	for (unsigned i = 0; i < n; i++)
-		for (uint64_t b = sh[i].off; b < sh[i].off + sh[i].len; b += LAZY_BLOCK)
-			if (!block_ok(l, b)) {
+		for (uint64_t b = sh[i].off; b < sh[i].off + sh[i].len; b += LAZY_BLOCK) {
+			bool ok = block_ok(l, b);
+			drop_src(l, b);
+			if (!ok) {
 				char why[sizeof(l->why)];
 				bad_block(l, b, why, sizeof(why));
 				return kv_err_set(err, EBADMSG, "%s", why);
 			}
+		}
 	for (unsigned i = 0; i < n; i++) {
-		for (uint64_t b = sh[i].off; b < sh[i].off + sh[i].len; b += LAZY_BLOCK)
-			drop_src(l, b);
 		void *at = l->host + sh[i].off;
 		if (mmap(at, sh[i].len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, image_fd,
 			 (off_t)sh[i].off) == MAP_FAILED)
